@@ -1,0 +1,43 @@
+using CsMetrics.Scoring.Events;
+
+namespace CsMetrics.Contracts.Accounts;
+
+/// <summary>
+/// One customer account, keyed by its account id. Holds the account's bounded rolling state,
+/// scores it on every batch and as time passes, and raises an alert on a band crossing.
+/// </summary>
+[Alias("csm.IAccountGrain")]
+public interface IAccountGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Applies a batch of this account's events (one call per account per HTTP request):
+    /// duplicates by event id are ignored, the rest applied in event-time order, then the
+    /// account is re-scored.
+    /// </summary>
+    [Alias("IngestAsync")]
+    Task<AccountIngestResult> IngestAsync(EventBatch batch);
+
+    /// <summary>The live score and its explanation, re-evaluated at the current time; null for an account with no events.</summary>
+    [Alias("GetAsync")]
+    Task<AccountView?> GetAsync();
+}
+
+/// <summary>Events for one account.</summary>
+[GenerateSerializer, Immutable, Alias("csm.EventBatch")]
+public sealed record EventBatch([property: Id(0)] HealthEvent[] Events);
+
+/// <summary>What one account did with a batch.</summary>
+[GenerateSerializer, Immutable, Alias("csm.AccountIngestResult")]
+public sealed record AccountIngestResult(
+    [property: Id(0)] string Account,
+    [property: Id(1)] int Applied,
+    [property: Id(2)] int Duplicates,
+    [property: Id(3)] int Late,
+    [property: Id(4)] ScoreMove? Change);
+
+/// <summary>A score change: old score, new score, band after.</summary>
+[GenerateSerializer, Immutable, Alias("csm.ScoreMove")]
+public sealed record ScoreMove(
+    [property: Id(0)] double? From,
+    [property: Id(1)] double? To,
+    [property: Id(2)] string? Band);

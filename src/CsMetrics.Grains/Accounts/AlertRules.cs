@@ -1,0 +1,17 @@
+using CsMetrics.Contracts.Alerts;
+using CsMetrics.Scoring.Engine;
+using CsMetrics.Scoring.State;
+
+namespace CsMetrics.Grains.Accounts;
+
+/// <summary>Which alert a band crossing raises.</summary>
+public static class AlertRules
+{
+    public static (string Type, string Severity)? TypeOf(BandCrossing crossing) => (crossing.From, crossing.To) switch
+    {
+        (_, Band.Red) => (AlertTypes.EnteredRed, AlertTypes.Critical),
+        (Band.Green, Band.Yellow) => (AlertTypes.EnteredYellow, AlertTypes.Warning),
+        ({ } from, var to) when to > from => (AlertTypes.Recovered, AlertTypes.Informational),
+        _ => null, // first score green or yellow: nothing crossed
+    };
+}

@@ -1,0 +1,163 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using CsMetrics.Scoring.Events;
+
+namespace CsMetrics.Scoring.Catalog;
+
+/// <summary>
+/// The schema registry: every event type CsMetrics accepts, with its family, version and typed
+/// properties. The built-in types ship in Defaults/event-catalog.json; teams add their own in a file.
+/// </summary>
+public sealed partial class EventCatalog
+{
+    public int Version { get; init; }
+    public IReadOnlyList<EventTypeSchema> Types { get; init; } = [];
+
+    private Dictionary<string, EventTypeSchema>? _latest;
+
+    /// <summary>The newest version of each type.</summary>
+    [JsonIgnore]
+    public IReadOnlyDictionary<string, EventTypeSchema> Latest => _latest ??= Types
+        .GroupBy(t => t.Type, StringComparer.Ordinal)
+        .ToDictionary(g => g.Key, g => g.MaxBy(t => t.Version)!, StringComparer.Ordinal);
+
+    public EventTypeSchema? Find(string type, int? version = null) =>
+        version is null ? Latest.GetValueOrDefault(type) : Types.FirstOrDefault(t => t.Type == type && t.Version == version);
+
+    public static EventCatalog Default { get; } = LoadEmbedded();
+
+    public static EventCatalog LoadEmbedded()
+    {
+        using var stream = typeof(EventCatalog).Assembly.GetManifestResourceStream("CsMetrics.Scoring.event-catalog.json")
+            ?? throw new InvalidOperationException("The embedded event catalog is missing from the assembly.");
+        return Parse(stream, "embedded event-catalog.json");
+    }
+
+    public static EventCatalog Parse(Stream json, string source)
+    {
+        EventCatalog? catalog;
+        try
+        {
+            catalog = JsonSerializer.Deserialize(json, CatalogJsonContext.Default.EventCatalog);
+        }
+        catch (JsonException e)
+        {
+            throw new CatalogValidationException(source, [$"{e.Path ?? "$"}: {e.Message}"]);
+        }
+        if (catalog is null)
+        {
+            throw new CatalogValidationException(source, ["$: the file is empty"]);
+        }
+        var errors = catalog.Validate();
+        return errors.Count > 0 ? throw new CatalogValidationException(source, errors) : catalog;
+    }
+
+    /// <summary>This catalog plus a team's own types; a type already here may only gain a higher version.</summary>
+    public EventCatalog Extend(EventCatalog extension, string source)
+    {
+        var errors = new List<string>();
+        for (var i = 0; i < extension.Types.Count; i++)
+        {
+            var t = extension.Types[i];
+            if (Types.Any(existing => existing.Type == t.Type && existing.Version >= t.Version))
+            {
+                errors.Add($"types[{i}].version: type \"{t.Type}\" already has version {Latest[t.Type].Version}; a change needs a higher version, got {t.Version}");
+            }
+        }
+        if (errors.Count > 0)
+        {
+            throw new CatalogValidationException(source, errors);
+        }
+        return new EventCatalog { Version = Version, Types = [.. Types, .. extension.Types] };
+    }
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        for (var i = 0; i < Types.Count; i++)
+        {
+            var t = Types[i];
+            var path = $"types[{i}]";
+            if (t.Type is null || !TypeName().IsMatch(t.Type))
+            {
+                errors.Add($"{path}.type: expected a lower-case name of letters, digits and '_' (at most 64), got \"{t.Type}\"");
+            }
+            if (t.Version < 1)
+            {
+                errors.Add($"{path}.version: expected an integer >= 1, got {t.Version}");
+            }
+            if (!Enum.TryParse<EventFamily>(t.Family, ignoreCase: true, out _))
+            {
+                errors.Add($"{path}.family: expected one of usage, support, sentiment, outcomes, billing, account, got \"{t.Family}\"");
+            }
+            foreach (var (name, p) in t.Properties)
+            {
+                var ppath = $"{path}.properties.{name}";
+                if (!PropertySchema.KnownTypes.Contains(p.Type))
+                {
+                    errors.Add($"{ppath}.type: expected one of {string.Join(", ", PropertySchema.KnownTypes)}, got \"{p.Type}\"");
+                }
+                if (p.Type == "enum" && (p.Values is null || p.Values.Count == 0))
+                {
+                    errors.Add($"{ppath}.values: an enum needs at least one value");
+                }
+                if (p.Min is { } min && p.Max is { } max && min > max)
+                {
+                    errors.Add($"{ppath}.min: expected at most max ({max}), got {min}");
+                }
+            }
+        }
+        foreach (var dup in Types.GroupBy(t => (t.Type, t.Version)).Where(g => g.Count() > 1))
+        {
+            errors.Add($"types: \"{dup.Key.Type}\" version {dup.Key.Version} is defined {dup.Count()} times");
+        }
+        return errors;
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, CatalogJsonContext.Default.EventCatalog);
+
+    [GeneratedRegex("^[a-z][a-z0-9_]{0,63}$")]
+    private static partial Regex TypeName();
+}
+
+public sealed class EventTypeSchema
+{
+    public required string Type { get; init; }
+    public required string Family { get; init; }
+    public int Version { get; init; } = 1;
+    public string? Description { get; init; }
+    public IReadOnlyDictionary<string, PropertySchema> Properties { get; init; } = new Dictionary<string, PropertySchema>();
+
+    [JsonIgnore]
+    public EventFamily FamilyValue => Enum.Parse<EventFamily>(Family, ignoreCase: true);
+}
+
+public sealed class PropertySchema
+{
+    public static readonly IReadOnlyList<string> KnownTypes = ["string", "integer", "number", "boolean", "date", "enum"];
+
+    public required string Type { get; init; }
+    public bool Required { get; init; }
+    public double? Min { get; init; }
+    public double? Max { get; init; }
+    public IReadOnlyList<string>? Values { get; init; }
+    public int? MaxLength { get; init; }
+    public string? Description { get; init; }
+}
+
+public sealed class CatalogValidationException(string source, IReadOnlyList<string> errors)
+    : Exception($"{source} is not a valid event catalog: " + string.Join("; ", errors))
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}
+
+[JsonSourceGenerationOptions(
+    JsonSerializerDefaults.Web,
+    WriteIndented = true,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(EventCatalog))]
+internal sealed partial class CatalogJsonContext : JsonSerializerContext;

@@ -1,0 +1,139 @@
+using CsMetrics.Scoring.Events;
+using CsMetrics.Scoring.Model;
+using CsMetrics.Scoring.State;
+
+namespace CsMetrics.Scoring.Engine;
+
+/// <summary>A band change: what an alert is raised from.</summary>
+public sealed record BandCrossing(Band? From, Band To, double Score, ScoreChange Change);
+
+/// <summary>What applying a batch (or re-evaluating) did to one account.</summary>
+public sealed record ApplyResult(int Applied, int Duplicates, int Late, ScoreCard Card, ScoreChange? Change, BandCrossing? Crossing);
+
+/// <summary>
+/// state + events + model + now -> new state and score. The whole lifecycle of an account's
+/// score in one place, with no I/O: the grain only adds identity, persistence and timers.
+/// </summary>
+public static class AccountEngine
+{
+    public const string TimePassedCause = "time passed";
+
+    /// <summary>
+    /// Applies one account's events in event-time order: a duplicate id is ignored, an event
+    /// older than the grace window (or the de-duplication horizon) is counted as late and not
+    /// applied, everything else is folded into the aggregates; then the account is re-scored.
+    /// </summary>
+    public static ApplyResult Apply(AccountState state, IReadOnlyList<HealthEvent> events, ScoringModel model, DateTimeOffset now)
+    {
+        var ordered = events.Count <= 1 ? events : events.OrderBy(e => e.Timestamp).ThenBy(e => e.Id, StringComparer.Ordinal).ToArray();
+        var graceStart = now.AddHours(-model.Ingest.GraceHours);
+        int duplicates = 0, late = 0;
+        var appliedEvents = new List<HealthEvent>(ordered.Count);
+
+        foreach (var e in ordered)
+        {
+            if (state.Dedup.Contains(e.Id))
+            {
+                duplicates++;
+                continue;
+            }
+            if (e.Timestamp < graceStart || (state.Dedup.Horizon is { } horizon && e.Timestamp <= horizon))
+            {
+                late++;
+                state.LateEventCount++;
+                continue;
+            }
+            state.Dedup.Add(e.Id, e.Timestamp);
+            EventApplier.Apply(state, e, model);
+            appliedEvents.Add(e);
+        }
+
+        if (state.Account.Length == 0 && events.Count > 0)
+        {
+            state.Account = events[0].Account;
+        }
+        state.Dedup.Prune(graceStart, model.Ingest.DedupMaxIds);
+        EventApplier.Prune(state, model, now);
+
+        var card = HealthScorer.Score(state, model, now);
+        var cause = appliedEvents.Count == 0 ? TimePassedCause : CauseOf(appliedEvents, card, state.Evaluation);
+        var (change, crossing) = Record(state, card, model, now, cause);
+        return new ApplyResult(appliedEvents.Count, duplicates, late, card, change, crossing);
+    }
+
+    /// <summary>Re-scores with no new event: windows slide, silence decays the score.</summary>
+    public static ApplyResult Reevaluate(AccountState state, ScoringModel model, DateTimeOffset now)
+    {
+        EventApplier.Prune(state, model, now);
+        state.Dedup.Prune(now.AddHours(-model.Ingest.GraceHours), model.Ingest.DedupMaxIds);
+        var card = HealthScorer.Score(state, model, now);
+        var (change, crossing) = Record(state, card, model, now, TimePassedCause);
+        return new ApplyResult(0, 0, 0, card, change, crossing);
+    }
+
+    private static (ScoreChange?, BandCrossing?) Record(AccountState state, ScoreCard card, ScoringModel model, DateTimeOffset now, string cause)
+    {
+        var eval = state.Evaluation;
+        var before = eval.Score;
+        var beforeBand = eval.Band;
+        var band = card.Score is { } score ? Bands.Next(beforeBand, score, model.Bands) : (Band?)null;
+
+        var contributions = card.Components.Where(c => !c.NoData).ToDictionary(c => c.Name, c => c.Contribution);
+        var drivers = new Dictionary<string, double>();
+        foreach (var name in contributions.Keys.Union(eval.Contributions.Keys))
+        {
+            var delta = HealthScorer.Round(contributions.GetValueOrDefault(name) - eval.Contributions.GetValueOrDefault(name));
+            if (delta != 0)
+            {
+                drivers[name] = delta;
+            }
+        }
+
+        eval.ScoredAt = now;
+        eval.Contributions = contributions;
+        if (before == card.Score && beforeBand == band)
+        {
+            return (null, null);
+        }
+
+        eval.Score = card.Score;
+        eval.Band = band;
+        var change = new ScoreChange(now, before, card.Score, beforeBand, band, cause, drivers);
+        eval.Changes.Add(change);
+        if (eval.Changes.Count > model.Evaluation.MaxChanges)
+        {
+            eval.Changes.RemoveRange(0, eval.Changes.Count - model.Evaluation.MaxChanges);
+        }
+        var crossing = band is { } to && to != beforeBand ? new BandCrossing(beforeBand, to, card.Score!.Value, change) : null;
+        return (change, crossing);
+    }
+
+    /// <summary>
+    /// Names the event behind a change: the latest event of the family that moved the score
+    /// most ("ticket T-123 escalated"), plus how many other events came with it.
+    /// </summary>
+    private static string CauseOf(List<HealthEvent> applied, ScoreCard card, EvaluationState eval)
+    {
+        var top = card.Components
+            .Select(c => (c.Component, Delta: Math.Abs(c.Contribution - eval.Contributions.GetValueOrDefault(c.Name))))
+            .OrderByDescending(x => x.Delta)
+            .First();
+        var family = top.Component switch
+        {
+            Component.Usage => EventFamily.Usage,
+            Component.Support => EventFamily.Support,
+            Component.Sentiment => EventFamily.Sentiment,
+            Component.Outcomes => EventFamily.Outcomes,
+            _ => EventFamily.Billing,
+        };
+        var subject = applied.LastOrDefault(e => e.Family == family && Notable(e))
+            ?? applied.LastOrDefault(e => e.Family == family)
+            ?? applied[^1];
+        return applied.Count == 1 ? subject.Describe() : $"{subject.Describe()} (+{applied.Count - 1} more events)";
+    }
+
+    /// <summary>Events a CS lead would name first when several of one family arrive together.</summary>
+    private static bool Notable(HealthEvent e) => e.Type is EventTypes.TicketEscalated or EventTypes.TicketOpened
+        or EventTypes.PaymentFailed or EventTypes.SubscriptionCancelled or EventTypes.NpsResponse or EventTypes.CsatResponse
+        or EventTypes.MilestoneAchieved or EventTypes.SubscriptionChanged;
+}

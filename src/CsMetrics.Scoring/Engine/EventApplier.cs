@@ -1,0 +1,295 @@
+using CsMetrics.Scoring.Events;
+using CsMetrics.Scoring.Model;
+using CsMetrics.Scoring.State;
+
+namespace CsMetrics.Scoring.Engine;
+
+/// <summary>Folds one event into an account's aggregates. Commutative by design: see <see cref="AccountState"/>.</summary>
+public static class EventApplier
+{
+    public static int DayNumber(DateTimeOffset at) => (int)(at.UtcTicks / TimeSpan.TicksPerDay - DateTimeOffset.UnixEpoch.UtcTicks / TimeSpan.TicksPerDay);
+
+    public static void Apply(AccountState state, HealthEvent e, ScoringModel model)
+    {
+        state.EventCount++;
+        state.FirstEventAt = Min(state.FirstEventAt, e.Timestamp);
+        state.LastEventAt = Max(state.LastEventAt, e.Timestamp);
+        if (e.Actor != Actor.User)
+        {
+            state.NonHumanEventCount++;
+        }
+
+        switch (e.Family)
+        {
+            case EventFamily.Usage:
+                ApplyUsage(state.Usage, e, model.Usage);
+                break;
+            case EventFamily.Support:
+                ApplySupport(state.Support, e, model.Support);
+                break;
+            case EventFamily.Sentiment:
+                ApplySentiment(state.Sentiment, e, model.Sentiment);
+                break;
+            case EventFamily.Outcomes:
+                ApplyOutcomes(state.Outcomes, e, model.Outcomes);
+                break;
+            case EventFamily.Billing:
+                ApplyBilling(state.Billing, e);
+                break;
+            case EventFamily.Account:
+                ApplyProfile(state, e);
+                break;
+        }
+    }
+
+    private static void ApplyUsage(UsageState usage, HealthEvent e, UsageModel model)
+    {
+        // Bots and background processes are stored (counted in the account) but are never usage.
+        if (e.Actor != Actor.User)
+        {
+            return;
+        }
+        usage.HumanEvents++;
+        usage.FirstHumanAt = Min(usage.FirstHumanAt, e.Timestamp);
+        usage.LastHumanAt = Max(usage.LastHumanAt, e.Timestamp);
+
+        var bucket = Bucket(usage, DayNumber(e.Timestamp));
+        bucket.Events++;
+        switch (e.Type)
+        {
+            case EventTypes.FeatureUsed when e.Property("feature") is { } feature && model.KeyFeatures.Contains(feature):
+                var bit = usage.FeatureNames.IndexOf(feature);
+                if (bit < 0 && usage.FeatureNames.Count < 64)
+                {
+                    usage.FeatureNames.Add(feature);
+                    bit = usage.FeatureNames.Count - 1;
+                }
+                if (bit >= 0)
+                {
+                    bucket.Features |= 1UL << bit;
+                }
+                break;
+            case EventTypes.WorkflowCompleted:
+                bucket.Workflows++;
+                break;
+            case EventTypes.Session when e.NumberProperty("duration") is { } seconds:
+                bucket.SessionSeconds += seconds;
+                break;
+        }
+    }
+
+    private static DayBucket Bucket(UsageState usage, int day)
+    {
+        var days = usage.Days;
+        var i = days.Count - 1;
+        while (i >= 0 && days[i].Day > day)
+        {
+            i--;
+        }
+        if (i >= 0 && days[i].Day == day)
+        {
+            return days[i];
+        }
+        var bucket = new DayBucket { Day = day };
+        days.Insert(i + 1, bucket);
+        return bucket;
+    }
+
+    private static void ApplySupport(SupportState support, HealthEvent e, SupportModel model)
+    {
+        support.HasData = true;
+        var id = e.Property("ticket") ?? e.Id;
+        var ticket = support.Tickets.Find(t => t.Id == id);
+        if (ticket is null)
+        {
+            ticket = new TicketRecord { Id = id };
+            support.Tickets.Add(ticket);
+        }
+        switch (e.Type)
+        {
+            case EventTypes.TicketOpened:
+                ticket.OpenedAt = Min(ticket.OpenedAt, e.Timestamp);
+                ticket.Priority = e.Property("priority") ?? ticket.Priority;
+                break;
+            case EventTypes.TicketResolved:
+                ticket.ResolvedAt = Max(ticket.ResolvedAt, e.Timestamp);
+                break;
+            case EventTypes.TicketEscalated:
+                ticket.EscalatedAt = Min(ticket.EscalatedAt, e.Timestamp);
+                InsertRecent(support.Escalations, e.Timestamp, model.MaxTickets);
+                break;
+        }
+        if (support.Tickets.Count > model.MaxTickets)
+        {
+            // Forget the ticket that matters least: the longest-resolved one, else the oldest.
+            var victim = support.Tickets.Where(t => !t.IsOpen).MinBy(t => t.ResolvedAt ?? DateTimeOffset.MinValue)
+                ?? support.Tickets.MinBy(t => t.OpenSince ?? DateTimeOffset.MinValue)!;
+            support.Tickets.Remove(victim);
+        }
+    }
+
+    private static void ApplySentiment(SentimentState sentiment, HealthEvent e, SentimentModel model)
+    {
+        if (e.NumberProperty("score") is not { } score)
+        {
+            return;
+        }
+        var list = e.Type == EventTypes.NpsResponse ? sentiment.Nps : sentiment.Csat;
+        list.Add(new SurveyResponse(e.Timestamp, e.Id, (int)score));
+        list.Sort(static (a, b) => a.At != b.At ? b.At.CompareTo(a.At) : string.CompareOrdinal(b.EventId, a.EventId));
+        if (list.Count > model.MaxResponses)
+        {
+            list.RemoveRange(model.MaxResponses, list.Count - model.MaxResponses);
+        }
+    }
+
+    private static void ApplyOutcomes(OutcomesState outcomes, HealthEvent e, OutcomesModel model)
+    {
+        outcomes.HasEvents = true;
+        outcomes.FirstValueAt = Min(outcomes.FirstValueAt, e.Timestamp);
+        if (e.Type == EventTypes.MilestoneAchieved && e.Property("milestone") is { } name)
+        {
+            var i = outcomes.Milestones.FindIndex(m => m.Name == name);
+            if (i >= 0)
+            {
+                if (e.Timestamp < outcomes.Milestones[i].At)
+                {
+                    outcomes.Milestones[i] = new MilestoneRecord(name, e.Timestamp);
+                }
+            }
+            else if (outcomes.Milestones.Count < model.MaxMilestones)
+            {
+                outcomes.Milestones.Add(new MilestoneRecord(name, e.Timestamp));
+            }
+        }
+    }
+
+    private static void ApplyBilling(BillingState billing, HealthEvent e)
+    {
+        billing.HasData = true;
+        switch (e.Type)
+        {
+            case EventTypes.SubscriptionStarted:
+                billing.StartedAt = Min(billing.StartedAt, e.Timestamp);
+                billing.LastActivationAt = Max(billing.LastActivationAt, e.Timestamp);
+                SetMrr(billing, e);
+                break;
+            case EventTypes.SubscriptionChanged:
+                SetMrr(billing, e);
+                break;
+            case EventTypes.SubscriptionCancelled:
+                billing.Cancellation = Stamp.Latest(billing.Cancellation, new Stamped<string>(e.Timestamp, e.Id, e.Property("reason") ?? "voluntary"));
+                break;
+            case EventTypes.PaymentFailed:
+                billing.LastFailureAt = Max(billing.LastFailureAt, e.Timestamp);
+                InsertRecent(billing.Failures, e.Timestamp, 16);
+                break;
+            case EventTypes.PaymentRecovered:
+                billing.LastRecoveryAt = Max(billing.LastRecoveryAt, e.Timestamp);
+                break;
+            case EventTypes.ContractRenewed:
+                billing.LastActivationAt = Max(billing.LastActivationAt, e.Timestamp);
+                if (e.DateProperty("renewalDate") is { } renewal)
+                {
+                    billing.RenewalDate = Stamp.Latest(billing.RenewalDate, new Stamped<DateTimeOffset>(e.Timestamp, e.Id, renewal));
+                }
+                break;
+        }
+    }
+
+    private static void SetMrr(BillingState billing, HealthEvent e)
+    {
+        if (e.NumberProperty("mrr") is not { } mrr)
+        {
+            return;
+        }
+        var stamped = new Stamped<double>(e.Timestamp, e.Id, mrr);
+        billing.Mrr = Stamp.Latest(billing.Mrr, stamped);
+        billing.MrrHistory.Add(stamped);
+        billing.MrrHistory.Sort(static (a, b) => a.At != b.At ? b.At.CompareTo(a.At) : string.CompareOrdinal(b.EventId, a.EventId));
+        if (billing.MrrHistory.Count > 16)
+        {
+            billing.MrrHistory.RemoveRange(16, billing.MrrHistory.Count - 16);
+        }
+    }
+
+    private static void ApplyProfile(AccountState state, HealthEvent e)
+    {
+        var p = state.Profile;
+        Stamped<string>? S(string? value) => value is null ? null : new Stamped<string>(e.Timestamp, e.Id, value);
+        if (S(e.Property("name")) is { } name)
+        {
+            p.Name = Stamp.Latest(p.Name, name);
+        }
+        if (S(e.Property("segment") ?? e.Property("tier")) is { } segment)
+        {
+            p.Segment = Stamp.Latest(p.Segment, segment);
+        }
+        if (S(e.Property("plan")) is { } plan)
+        {
+            p.Plan = Stamp.Latest(p.Plan, plan);
+        }
+        if (S(e.Property("csmOwner")) is { } owner)
+        {
+            p.CsmOwner = Stamp.Latest(p.CsmOwner, owner);
+        }
+        if (e.NumberProperty("seats") is { } seats)
+        {
+            p.Seats = Stamp.Latest(p.Seats, new Stamped<int>(e.Timestamp, e.Id, (int)seats));
+        }
+        if (e.DateProperty("renewalDate") is { } renewal)
+        {
+            state.Billing.RenewalDate = Stamp.Latest(state.Billing.RenewalDate, new Stamped<DateTimeOffset>(e.Timestamp, e.Id, renewal));
+        }
+    }
+
+    /// <summary>Keeps the <paramref name="cap"/> most recent times, newest first.</summary>
+    private static void InsertRecent(List<DateTimeOffset> times, DateTimeOffset at, int cap)
+    {
+        var i = 0;
+        while (i < times.Count && times[i] >= at)
+        {
+            i++;
+        }
+        times.Insert(i, at);
+        if (times.Count > cap)
+        {
+            times.RemoveAt(times.Count - 1);
+        }
+    }
+
+    /// <summary>Drops what has left every window, so state stays bounded as time passes.</summary>
+    public static void Prune(AccountState state, ScoringModel model, DateTimeOffset now)
+    {
+        var today = DayNumber(now);
+        state.Usage.Days.RemoveAll(d => d.Day <= today - model.Usage.WindowDays);
+        if (state.Usage.Days.Count == 0 || state.Usage.Days.TrueForAll(d => d.Features == 0))
+        {
+            // Bits refer to FeatureNames; with no bucket left using them, the names can go too.
+            state.Usage.FeatureNames.Clear();
+            foreach (var d in state.Usage.Days)
+            {
+                d.Features = 0;
+            }
+        }
+
+        var resolvedCutoff = now.AddDays(-model.Support.ResolutionWindowDays);
+        state.Support.Tickets.RemoveAll(t => t.ResolvedAt is { } r && r < resolvedCutoff);
+        var escalationCutoff = now.AddDays(-model.Support.EscalationWindowDays);
+        state.Support.Escalations.RemoveAll(t => t < escalationCutoff);
+
+        var sentimentCutoff = now.AddDays(-model.Sentiment.MaxAgeDays);
+        state.Sentiment.Nps.RemoveAll(r => r.At < sentimentCutoff);
+        state.Sentiment.Csat.RemoveAll(r => r.At < sentimentCutoff);
+
+        var failureCutoff = now.AddDays(-model.Billing.FailureWindowDays);
+        state.Billing.Failures.RemoveAll(t => t < failureCutoff);
+        var mrrCutoff = now.AddDays(-model.Billing.ContractionWindowDays);
+        // Keep the current MRR even when old: it is the baseline of the next change.
+        state.Billing.MrrHistory.RemoveAll(m => m.At < mrrCutoff && m != state.Billing.Mrr);
+    }
+
+    internal static DateTimeOffset? Min(DateTimeOffset? a, DateTimeOffset b) => a is { } x && x <= b ? x : b;
+
+    internal static DateTimeOffset? Max(DateTimeOffset? a, DateTimeOffset b) => a is { } x && x >= b ? x : b;
+}

@@ -1,0 +1,279 @@
+using CsMetrics.Scoring.Model;
+using CsMetrics.Scoring.State;
+
+namespace CsMetrics.Scoring.Engine;
+
+/// <summary>
+/// The health score as a pure function of (state, model, now). docs/scoring.md gives every
+/// formula here in prose; keep the two in step.
+/// </summary>
+public static class HealthScorer
+{
+    private const double HoursPerDay = 24;
+
+    public static ScoreCard Score(AccountState state, ScoringModel model, DateTimeOffset now)
+    {
+        var raw = new (Component Component, double? Score, IReadOnlyList<MetricScore> Metrics)[]
+        {
+            Usage(state, model, now),
+            Support(state, model, now),
+            Sentiment(state, model, now),
+            Outcomes(state, model, now),
+            Billing(state, model, now),
+        };
+
+        // A component with no data is left out and its weight spread over the others.
+        var totalWeight = raw.Where(c => c.Score is not null).Sum(c => model.Weight(c.Component));
+        var components = raw
+            .Select(c => new ComponentScore(
+                c.Component,
+                c.Score is { } s ? Round(s) : null,
+                model.Weight(c.Component),
+                c.Score is not null && totalWeight > 0 ? model.Weight(c.Component) / totalWeight : 0,
+                c.Metrics))
+            .ToArray();
+
+        double? total = totalWeight > 0 ? Round(raw.Where(c => c.Score is not null).Sum(c => c.Score!.Value * model.Weight(c.Component)) / totalWeight) : null;
+        return new ScoreCard(total, total is { } t ? Bands.Plain(t, model.Bands) : null, components, now);
+    }
+
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Usage(AccountState state, ScoringModel model, DateTimeOffset now)
+    {
+        var u = model.Usage;
+        var usage = state.Usage;
+        if (!usage.HasData)
+        {
+            return (Component.Usage, null, []);
+        }
+        var today = EventApplier.DayNumber(now);
+        var cadence = u.CadenceFor(state.Profile.Segment?.Value);
+        var olderDays = u.WindowDays - u.RecentDays;
+
+        double weightedActive = 0;
+        int activeDays = 0, recentActive = 0, workflows = 0;
+        ulong features = 0;
+        foreach (var d in usage.Days)
+        {
+            var age = today - d.Day;
+            if (age >= u.WindowDays || d.Events == 0)
+            {
+                continue;
+            }
+            // Events up to the clock-skew allowance in the future belong to today.
+            var recent = age < u.RecentDays;
+            activeDays++;
+            weightedActive += recent ? u.RecentWeight : 1;
+            recentActive += recent ? 1 : 0;
+            workflows += d.Workflows;
+            features |= d.Features;
+        }
+        var expectedWeighted = cadence / u.WindowDays * (u.RecentDays * u.RecentWeight + olderDays);
+        var expectedRecent = cadence / u.WindowDays * u.RecentDays;
+        var breadth = System.Numerics.BitOperations.PopCount(features);
+        var expectedBreadth = Math.Min(u.ExpectedBreadth, u.KeyFeatures.Count);
+        var olderActive = activeDays - recentActive;
+        var trend = olderActive == 0 ? (double?)null : (recentActive / (double)u.RecentDays) / (olderActive / (double)olderDays) - 1;
+
+        var metrics = new List<MetricScore>
+        {
+            new("activeDays", activeDays, Ratio(weightedActive, expectedWeighted), u.SubWeights["activeDays"],
+                $"{activeDays} active days in {u.WindowDays} (last {u.RecentDays} count x{u.RecentWeight}); {cadence} expected for segment {state.Profile.Segment?.Value ?? "default"}"),
+            new("breadth", breadth, Ratio(breadth, expectedBreadth), u.SubWeights["breadth"],
+                $"{breadth} of {expectedBreadth} expected key features used in {u.WindowDays} days"),
+            new("workflows", workflows, Ratio(workflows, u.ExpectedWorkflows), u.SubWeights["workflows"],
+                $"{workflows} workflows completed in {u.WindowDays} days, {u.ExpectedWorkflows} expected"),
+            new("recentActivity", recentActive, Ratio(recentActive, expectedRecent), u.SubWeights["recentActivity"],
+                $"{recentActive} active days in the last {u.RecentDays}, {Round(expectedRecent)} expected"),
+            // Reported, weight 0: the trend enters the score through the recent-day weighting
+            // above, which keeps the score monotone (more activity never lowers it).
+            new("trend", trend is { } tr ? Round(tr * 100) : null, null, 0,
+                trend is { } t ? $"last {u.RecentDays} days {(t >= 0 ? "+" : "")}{Round(t * 100)}% vs the {olderDays} days before" : "no activity in the earlier weeks to compare with"),
+            new("daysSinceLastUse", Round((now - usage.LastHumanAt!.Value).TotalDays), null, 0, "days since the last human usage event"),
+        };
+        return (Component.Usage, Combine(metrics), metrics);
+    }
+
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Support(AccountState state, ScoringModel model, DateTimeOffset now)
+    {
+        var s = model.Support;
+        var support = state.Support;
+        if (!support.HasData)
+        {
+            return (Component.Support, null, []);
+        }
+        double openLoad = 0;
+        int open = 0, ageing = 0;
+        var ageingCutoff = now.AddDays(-s.AgeingDays);
+        var resolutionCutoff = now.AddDays(-s.ResolutionWindowDays);
+        double resolutionHours = 0;
+        var resolved = 0;
+        foreach (var t in support.Tickets)
+        {
+            if (t.IsOpen)
+            {
+                open++;
+                openLoad += s.PriorityWeight(t.Priority) + (t.EscalatedAt is null ? 0 : 1);
+                if (t.OpenSince is { } since && since < ageingCutoff)
+                {
+                    ageing++;
+                }
+            }
+            else if (t is { OpenedAt: { } o, ResolvedAt: { } r } && r >= resolutionCutoff)
+            {
+                resolved++;
+                resolutionHours += Math.Max(0, (r - o).TotalHours);
+            }
+        }
+        var escalationCutoff = now.AddDays(-s.EscalationWindowDays);
+        var escalations = support.Escalations.Count(e => e >= escalationCutoff);
+        double? meanResolution = resolved > 0 ? resolutionHours / resolved : null;
+
+        var metrics = new List<MetricScore>
+        {
+            new("openTickets", open, 100 * Math.Max(0, 1 - openLoad / s.OpenLoadForZero), s.SubWeights["openTickets"],
+                $"{open} open tickets, load {Round(openLoad)} (priority-weighted, +1 if escalated); {s.OpenLoadForZero} scores 0"),
+            new("escalations", escalations, 100 * Math.Max(0, 1 - escalations / s.EscalationsForZero), s.SubWeights["escalations"],
+                $"{escalations} escalations in {s.EscalationWindowDays} days; {s.EscalationsForZero} score 0"),
+            new("resolutionTime", meanResolution is { } m ? Round(m) : null,
+                meanResolution is { } h ? 100 * Clamp01(1 - (h - s.ResolutionTargetHours) / (s.ResolutionWorstHours - s.ResolutionTargetHours)) : null,
+                s.SubWeights["resolutionTime"],
+                meanResolution is null ? $"no ticket resolved in {s.ResolutionWindowDays} days" : $"mean {Round(meanResolution.Value)} h over {resolved} tickets; target {s.ResolutionTargetHours} h, {s.ResolutionWorstHours} h scores 0"),
+            new("ageing", ageing, 100 * Math.Max(0, 1 - ageing / s.AgeingForZero), s.SubWeights["ageing"],
+                $"{ageing} tickets open longer than {s.AgeingDays} days; {s.AgeingForZero} score 0"),
+        };
+        return (Component.Support, Combine(metrics), metrics);
+    }
+
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Sentiment(AccountState state, ScoringModel model, DateTimeOffset now)
+    {
+        var m = model.Sentiment;
+        var sentiment = state.Sentiment;
+        if (!sentiment.HasData)
+        {
+            return (Component.Sentiment, null, []);
+        }
+        MetricScore Survey(string name, List<SurveyResponse> responses, IReadOnlyList<double> points, int offset)
+        {
+            if (responses.Count == 0)
+            {
+                return new MetricScore(name, null, null, m.SubWeights[name], $"no {name.ToUpperInvariant()} response in {m.MaxAgeDays} days");
+            }
+            // Recency-weighted mean, pulled toward the neutral prior as answers age.
+            double sum = m.Prior * m.PriorWeight, weights = m.PriorWeight;
+            foreach (var r in responses)
+            {
+                var ageDays = Math.Max(0, (now - r.At).TotalDays);
+                var w = Math.Pow(0.5, ageDays / m.HalfLifeDays);
+                sum += w * points[Math.Clamp(r.Score - offset, 0, points.Count - 1)];
+                weights += w;
+            }
+            var latest = responses[0];
+            var category = name == "nps" ? latest.Score >= 9 ? "promoter" : latest.Score >= 7 ? "passive" : "detractor" : null;
+            return new MetricScore(name, latest.Score, sum / weights, m.SubWeights[name],
+                $"latest {latest.Score}{(category is null ? "" : $" ({category})")} of {responses.Count} responses, half-life {m.HalfLifeDays} days");
+        }
+        var metrics = new List<MetricScore>
+        {
+            Survey("nps", sentiment.Nps, m.NpsPoints, 0),
+            Survey("csat", sentiment.Csat, m.CsatPoints, 1),
+        };
+        return (Component.Sentiment, Combine(metrics), metrics);
+    }
+
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Outcomes(AccountState state, ScoringModel model, DateTimeOffset now)
+    {
+        var o = model.Outcomes;
+        var outcomes = state.Outcomes;
+        var start = state.Billing.StartedAt ?? state.FirstEventAt;
+        if (start is null)
+        {
+            return (Component.Outcomes, null, []);
+        }
+        var ageDays = Math.Max(0, (now - start.Value).TotalDays);
+        if (!outcomes.HasEvents && ageDays < o.TtvTargetDays)
+        {
+            // Too young to expect value yet, and nothing reported: no data rather than a guess.
+            return (Component.Outcomes, null, []);
+        }
+        var achieved = outcomes.Milestones.Count;
+        var expected = Math.Min(o.ExpectedMilestones, 1 + (int)(ageDays / o.MilestoneEveryDays));
+
+        double? ttvDays = outcomes.FirstValueAt is { } v ? Math.Max(0, (v - start.Value).TotalDays) : ageDays >= o.TtvTargetDays ? ageDays : null;
+        var metrics = new List<MetricScore>
+        {
+            new("milestones", achieved, Ratio(achieved, expected), o.SubWeights["milestones"],
+                $"{achieved} milestones achieved, {expected} expected at {Round(ageDays)} days old"),
+            new("timeToValue", ttvDays is { } d ? Round(d) : null,
+                ttvDays is { } t ? 100 * Clamp01(1 - (t - o.TtvTargetDays) / (o.TtvWorstDays - o.TtvTargetDays)) : null,
+                o.SubWeights["timeToValue"],
+                outcomes.FirstValueAt is null
+                    ? ttvDays is null ? "no value realised yet" : $"no value realised after {Round(ageDays)} days; target {o.TtvTargetDays}"
+                    : $"first value after {Round(ttvDays!.Value)} days; target {o.TtvTargetDays}, {o.TtvWorstDays} scores 0"),
+        };
+        return (Component.Outcomes, Combine(metrics), metrics);
+    }
+
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Billing(AccountState state, ScoringModel model, DateTimeOffset now)
+    {
+        var b = model.Billing;
+        var billing = state.Billing;
+        if (!billing.HasData && billing.RenewalDate is null)
+        {
+            return (Component.Billing, null, []);
+        }
+        var failureCutoff = now.AddDays(-b.FailureWindowDays);
+        var failures = billing.Failures.Count(f => f >= failureCutoff);
+        var outstanding = billing.PaymentOutstanding;
+
+        var mrrCutoff = now.AddDays(-b.ContractionWindowDays);
+        var peak = billing.MrrHistory.Where(m => m.At >= mrrCutoff || m == billing.Mrr).Select(m => m.Value).DefaultIfEmpty(0).Max();
+        double? contraction = billing.Mrr is { } mrr && peak > 0 ? 100 * Clamp01(mrr.Value / peak) : null;
+
+        var cancellation = billing.CancellationScheduled
+            ? billing.Cancellation!.Value == "involuntary" ? b.InvoluntaryCancellationScore : 0
+            : 100.0;
+
+        double? daysToRenewal = billing.RenewalDate is { } rd ? (rd.Value - now).TotalDays : null;
+        double? renewal = daysToRenewal switch
+        {
+            null => null,
+            >= 0 when daysToRenewal >= b.RenewalWarningDays => 100,
+            >= 0 => b.RenewalFloor + (100 - b.RenewalFloor) * daysToRenewal.Value / b.RenewalWarningDays,
+            _ => b.RenewalFloor / 2, // the renewal date passed with no renewal recorded
+        };
+
+        var metrics = new List<MetricScore>
+        {
+            new("payments", failures, outstanding ? 0 : 100 * Math.Max(0, 1 - failures / b.FailuresForZero), b.SubWeights["payments"],
+                outstanding ? "a payment failed and has not been recovered" : $"{failures} payment failures in {b.FailureWindowDays} days; {b.FailuresForZero} score 0"),
+            new("contraction", billing.Mrr?.Value, contraction, b.SubWeights["contraction"],
+                contraction is null ? "no MRR reported" : $"MRR {billing.Mrr!.Value} vs peak {peak} in {b.ContractionWindowDays} days"),
+            new("cancellation", billing.CancellationScheduled ? 1 : 0, cancellation, b.SubWeights["cancellation"],
+                billing.CancellationScheduled ? $"cancellation scheduled ({billing.Cancellation!.Value})" : "no cancellation scheduled"),
+            new("renewal", daysToRenewal is { } dr ? Round(dr) : null, renewal, b.SubWeights["renewal"],
+                daysToRenewal is null ? "renewal date unknown" : daysToRenewal < 0 ? "renewal date passed with no renewal" : $"{Round(daysToRenewal.Value)} days to renewal; under {b.RenewalWarningDays} lowers the score"),
+        };
+        return (Component.Billing, Combine(metrics), metrics);
+    }
+
+    /// <summary>Weighted mean of the sub-metrics that have data; null when none has.</summary>
+    private static double? Combine(IReadOnlyList<MetricScore> metrics)
+    {
+        double sum = 0, weights = 0;
+        foreach (var m in metrics)
+        {
+            if (m.Score is { } s && m.Weight > 0)
+            {
+                sum += s * m.Weight;
+                weights += m.Weight;
+            }
+        }
+        return weights > 0 ? Math.Clamp(sum / weights, 0, 100) : null;
+    }
+
+    private static double Ratio(double value, double expected) => 100 * Clamp01(value / expected);
+
+    private static double Clamp01(double value) => double.IsNaN(value) ? 0 : Math.Clamp(value, 0, 1);
+
+    public static double Round(double value) => Math.Round(value, 1, MidpointRounding.AwayFromZero);
+}

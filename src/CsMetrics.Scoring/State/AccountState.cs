@@ -1,0 +1,225 @@
+namespace CsMetrics.Scoring.State;
+
+/// <summary>
+/// Everything CsMetrics keeps about one account: bounded aggregates, never raw event history.
+/// Every collection here has a cap from the scoring model, so the size of an account's state
+/// does not grow with its event volume. Applying the same events in any order gives the same
+/// state (until a cap evicts something), which is what makes replay and late events safe.
+/// </summary>
+public sealed class AccountState
+{
+    public int SchemaVersion { get; set; } = 1;
+    public string Account { get; set; } = "";
+
+    /// <summary>Events applied to this account; duplicates, late and rejected events excluded.</summary>
+    public long EventCount { get; set; }
+    /// <summary>Events accepted but older than the grace window, so not applied to the score.</summary>
+    public long LateEventCount { get; set; }
+    /// <summary>Applied events whose actor is a bot or a system (stored, never counted as usage).</summary>
+    public long NonHumanEventCount { get; set; }
+    public DateTimeOffset? FirstEventAt { get; set; }
+    public DateTimeOffset? LastEventAt { get; set; }
+
+    public DedupState Dedup { get; set; } = new();
+    public UsageState Usage { get; set; } = new();
+    public SupportState Support { get; set; } = new();
+    public SentimentState Sentiment { get; set; } = new();
+    public OutcomesState Outcomes { get; set; } = new();
+    public BillingState Billing { get; set; } = new();
+    public ProfileState Profile { get; set; } = new();
+    public EvaluationState Evaluation { get; set; } = new();
+
+    public bool IsEmpty => EventCount == 0 && LateEventCount == 0;
+}
+
+/// <summary>A value with the event time and id that set it: the latest (time, id) wins, whatever the arrival order.</summary>
+public sealed record Stamped<T>(DateTimeOffset At, string EventId, T Value)
+{
+    public bool IsNewerThan(Stamped<T>? other) =>
+        other is null || At > other.At || (At == other.At && string.CompareOrdinal(EventId, other.EventId) > 0);
+}
+
+public static class Stamp
+{
+    public static Stamped<T> Latest<T>(Stamped<T>? current, Stamped<T> candidate) =>
+        candidate.IsNewerThan(current) ? candidate : current!;
+}
+
+public sealed record SeenId(string Id, DateTimeOffset At);
+
+/// <summary>Recently applied event ids, so a retried event is never counted twice.</summary>
+public sealed class DedupState
+{
+    public List<SeenId> Ids { get; set; } = [];
+
+    /// <summary>
+    /// When the id cap forces an id out, events at or before its time can no longer be
+    /// de-duplicated, so they are treated as late (kept, not applied) instead of risking a double count.
+    /// </summary>
+    public DateTimeOffset? Horizon { get; set; }
+
+    private HashSet<string>? _index;
+
+    internal HashSet<string> Index => _index ??= new HashSet<string>(Ids.Select(i => i.Id), StringComparer.Ordinal);
+
+    internal bool Contains(string id) => Index.Contains(id);
+
+    internal void Add(string id, DateTimeOffset at)
+    {
+        Ids.Add(new SeenId(id, at));
+        Index.Add(id);
+    }
+
+    internal void Prune(DateTimeOffset forgetBefore, int maxIds)
+    {
+        if (Ids.Count == 0)
+        {
+            return;
+        }
+        var removed = Ids.RemoveAll(i => i.At < forgetBefore);
+        if (Ids.Count > maxIds)
+        {
+            Ids.Sort(static (a, b) => a.At != b.At ? a.At.CompareTo(b.At) : string.CompareOrdinal(a.Id, b.Id));
+            var excess = Ids.Count - maxIds;
+            var lastEvicted = Ids[excess - 1].At;
+            Horizon = Horizon is { } h && h > lastEvicted ? h : lastEvicted;
+            Ids.RemoveRange(0, excess);
+            removed += excess;
+        }
+        if (removed > 0)
+        {
+            _index = null;
+        }
+    }
+}
+
+/// <summary>Human product usage in day buckets by event time (UTC days).</summary>
+public sealed class UsageState
+{
+    /// <summary>Day buckets, sorted by day, covering at most the usage window.</summary>
+    public List<DayBucket> Days { get; set; } = [];
+    /// <summary>Key feature names this account has used; bit i of <see cref="DayBucket.Features"/> is name i.</summary>
+    public List<string> FeatureNames { get; set; } = [];
+    public DateTimeOffset? FirstHumanAt { get; set; }
+    public DateTimeOffset? LastHumanAt { get; set; }
+    public long HumanEvents { get; set; }
+
+    public bool HasData => LastHumanAt is not null;
+}
+
+public sealed class DayBucket
+{
+    /// <summary>Days since 1970-01-01 (UTC).</summary>
+    public int Day { get; set; }
+    public int Events { get; set; }
+    public ulong Features { get; set; }
+    public int Workflows { get; set; }
+    public double SessionSeconds { get; set; }
+}
+
+public sealed class SupportState
+{
+    public List<TicketRecord> Tickets { get; set; } = [];
+    /// <summary>Times of the most recent escalations (at most support.maxTickets).</summary>
+    public List<DateTimeOffset> Escalations { get; set; } = [];
+    public bool HasData { get; set; }
+}
+
+public sealed class TicketRecord
+{
+    public string Id { get; set; } = "";
+    public DateTimeOffset? OpenedAt { get; set; }
+    public DateTimeOffset? ResolvedAt { get; set; }
+    public DateTimeOffset? EscalatedAt { get; set; }
+    public string? Priority { get; set; }
+
+    /// <summary>Open: opened or escalated, and not resolved (a resolution wins whatever the arrival order).</summary>
+    public bool IsOpen => ResolvedAt is null && (OpenedAt is not null || EscalatedAt is not null);
+
+    public DateTimeOffset? OpenSince => (OpenedAt, EscalatedAt) switch
+    {
+        ({ } o, { } e) => o < e ? o : e,
+        ({ } o, null) => o,
+        (null, { } e) => e,
+        _ => null,
+    };
+}
+
+public sealed record SurveyResponse(DateTimeOffset At, string EventId, int Score);
+
+public sealed class SentimentState
+{
+    public List<SurveyResponse> Nps { get; set; } = [];
+    public List<SurveyResponse> Csat { get; set; } = [];
+
+    public bool HasData => Nps.Count > 0 || Csat.Count > 0;
+}
+
+public sealed record MilestoneRecord(string Name, DateTimeOffset At);
+
+public sealed class OutcomesState
+{
+    public List<MilestoneRecord> Milestones { get; set; } = [];
+    public DateTimeOffset? FirstValueAt { get; set; }
+    public bool HasEvents { get; set; }
+}
+
+public sealed class BillingState
+{
+    public bool HasData { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public Stamped<double>? Mrr { get; set; }
+    /// <summary>Most recent MRR values (for contraction), at most 16.</summary>
+    public List<Stamped<double>> MrrHistory { get; set; } = [];
+    public DateTimeOffset? LastFailureAt { get; set; }
+    public DateTimeOffset? LastRecoveryAt { get; set; }
+    /// <summary>Times of the most recent payment failures, at most 16.</summary>
+    public List<DateTimeOffset> Failures { get; set; } = [];
+    /// <summary>The latest cancellation, with its reason.</summary>
+    public Stamped<string>? Cancellation { get; set; }
+    /// <summary>The latest start or renewal: a cancellation before it no longer counts.</summary>
+    public DateTimeOffset? LastActivationAt { get; set; }
+    public Stamped<DateTimeOffset>? RenewalDate { get; set; }
+
+    public bool PaymentOutstanding => LastFailureAt is { } f && (LastRecoveryAt is not { } r || r < f);
+
+    public bool CancellationScheduled => Cancellation is { } c && (LastActivationAt is not { } a || a < c.At);
+}
+
+public sealed class ProfileState
+{
+    public Stamped<string>? Name { get; set; }
+    public Stamped<string>? Segment { get; set; }
+    public Stamped<string>? Plan { get; set; }
+    public Stamped<string>? CsmOwner { get; set; }
+    public Stamped<int>? Seats { get; set; }
+}
+
+/// <summary>Health bands, ordered from worst to best.</summary>
+public enum Band
+{
+    Red = 0,
+    Yellow = 1,
+    Green = 2,
+}
+
+/// <summary>One explained move of the score: from, to, why, and how much each component moved it.</summary>
+public sealed record ScoreChange(
+    DateTimeOffset At,
+    double? From,
+    double? To,
+    Band? FromBand,
+    Band? ToBand,
+    string Cause,
+    IReadOnlyDictionary<string, double> Drivers);
+
+public sealed class EvaluationState
+{
+    public double? Score { get; set; }
+    public Band? Band { get; set; }
+    public DateTimeOffset? ScoredAt { get; set; }
+    /// <summary>Each component's last contribution to the score (weight share x component score).</summary>
+    public Dictionary<string, double> Contributions { get; set; } = [];
+    /// <summary>The most recent explained changes, newest last.</summary>
+    public List<ScoreChange> Changes { get; set; } = [];
+}
