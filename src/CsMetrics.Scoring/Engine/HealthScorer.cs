@@ -67,21 +67,27 @@ public static class HealthScorer
             workflows += d.Workflows;
             features |= d.Features;
         }
-        var expectedWeighted = cadence / u.WindowDays * (u.RecentDays * u.RecentWeight + olderDays);
-        var expectedRecent = cadence / u.WindowDays * u.RecentDays;
+        // A young account is held to what it could have done since it started: expectations
+        // are prorated over the days it has existed, up to the full window.
+        var start = state.Billing.StartedAt ?? state.FirstEventAt ?? usage.FirstHumanAt!.Value;
+        var observedDays = Math.Clamp(today - EventApplier.DayNumber(start) + 1, 1, u.WindowDays);
+        var observedRecent = Math.Min(observedDays, u.RecentDays);
+        var expectedWeighted = cadence / u.WindowDays * (observedRecent * u.RecentWeight + (observedDays - observedRecent));
+        var expectedRecent = cadence / u.WindowDays * observedRecent;
+        var expectedWorkflows = u.ExpectedWorkflows * observedDays / u.WindowDays;
         var breadth = System.Numerics.BitOperations.PopCount(features);
-        var expectedBreadth = Math.Min(u.ExpectedBreadth, u.KeyFeatures.Count);
+        var expectedBreadth = Math.Max(1, (int)Math.Round(Math.Min(u.ExpectedBreadth, u.KeyFeatures.Count) * Math.Min(1.0, observedDays / (double)u.RecentDays)));
         var olderActive = activeDays - recentActive;
         var trend = olderActive == 0 ? (double?)null : (recentActive / (double)u.RecentDays) / (olderActive / (double)olderDays) - 1;
 
         var metrics = new List<MetricScore>
         {
             new("activeDays", activeDays, Ratio(weightedActive, expectedWeighted), u.SubWeights["activeDays"],
-                $"{activeDays} active days in {u.WindowDays} (last {u.RecentDays} count x{u.RecentWeight}); {cadence} expected for segment {state.Profile.Segment?.Value ?? "default"}"),
+                $"{activeDays} active days in {observedDays} (last {u.RecentDays} count x{u.RecentWeight}); {cadence} per {u.WindowDays} expected for segment {state.Profile.Segment?.Value ?? "default"}"),
             new("breadth", breadth, Ratio(breadth, expectedBreadth), u.SubWeights["breadth"],
-                $"{breadth} of {expectedBreadth} expected key features used in {u.WindowDays} days"),
-            new("workflows", workflows, Ratio(workflows, u.ExpectedWorkflows), u.SubWeights["workflows"],
-                $"{workflows} workflows completed in {u.WindowDays} days, {u.ExpectedWorkflows} expected"),
+                $"{breadth} of {expectedBreadth} expected key features used in {observedDays} days"),
+            new("workflows", workflows, Ratio(workflows, expectedWorkflows), u.SubWeights["workflows"],
+                $"{workflows} workflows completed in {observedDays} days, {Round(expectedWorkflows)} expected"),
             new("recentActivity", recentActive, Ratio(recentActive, expectedRecent), u.SubWeights["recentActivity"],
                 $"{recentActive} active days in the last {u.RecentDays}, {Round(expectedRecent)} expected"),
             // Reported, weight 0: the trend enters the score through the recent-day weighting

@@ -1,0 +1,53 @@
+namespace CsMetrics.Server.Hosting;
+
+/// <summary>This node's place in the cluster (section <c>CsMetrics:Node</c>).</summary>
+public sealed class NodeOptions
+{
+    public const string Section = "CsMetrics:Node";
+
+    /// <summary>Names this deployment; storage keys include it, so set it once and keep it.</summary>
+    public string ServiceId { get; set; } = "csmetrics";
+    /// <summary>Names one cluster of the deployment; nodes with the same id form one cluster.</summary>
+    public string ClusterId { get; set; } = "local";
+    /// <summary>Silo-to-silo port. Each node on one machine needs its own.</summary>
+    public int SiloPort { get; set; } = 11111;
+    /// <summary>Client gateway port. Each node on one machine needs its own.</summary>
+    public int GatewayPort { get; set; } = 30000;
+    /// <summary>Silo port of the first node, for a second node on the same machine; empty on the first node.</summary>
+    public int? PrimarySiloPort { get; set; }
+}
+
+/// <summary>Where grain state lives (section <c>CsMetrics:Storage</c>).</summary>
+public sealed class StorageOptions
+{
+    public const string Section = "CsMetrics:Storage";
+
+    /// <summary><c>Memory</c>: nothing survives a restart (throwaway nodes, quick tries).</summary>
+    public string Provider { get; set; } = StorageProviders.Memory;
+}
+
+public static class StorageProviders
+{
+    public const string Memory = "Memory";
+    public static readonly IReadOnlyList<string> All = [Memory];
+}
+
+/// <summary>The scoring model and event catalog files (section <c>CsMetrics:Model</c>).</summary>
+public sealed class ModelOptions
+{
+    public const string Section = "CsMetrics:Model";
+
+    /// <summary>A scoring model JSON file; empty uses the model that ships with CsMetrics.</summary>
+    public string? Path { get; set; }
+    /// <summary>A file of the team's own event types, added to the built-in catalog; empty for none.</summary>
+    public string? CatalogPath { get; set; }
+}
+
+/// <summary>Limits of <c>POST /v1/events</c> (section <c>CsMetrics:Ingest</c>).</summary>
+public sealed class IngestOptions
+{
+    public const string Section = "CsMetrics:Ingest";
+
+    public int MaxEvents { get; set; } = 5000;
+    public int MaxBodyBytes { get; set; } = 4 * 1024 * 1024;
+}

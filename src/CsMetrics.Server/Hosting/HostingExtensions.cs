@@ -1,0 +1,50 @@
+using CsMetrics.Grains;
+using CsMetrics.Scoring.Catalog;
+using CsMetrics.Scoring.Model;
+using CsMetrics.Server.Ingest;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace CsMetrics.Server.Hosting;
+
+public static class HostingExtensions
+{
+    /// <summary>Options (validated at start-up), the scoring model and catalog, and the ingest pipeline.</summary>
+    public static WebApplicationBuilder AddCsMetrics(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var config = builder.Configuration;
+        services.AddOptions<NodeOptions>().Bind(config.GetSection(NodeOptions.Section)).ValidateOnStart();
+        services.AddOptions<StorageOptions>().Bind(config.GetSection(StorageOptions.Section)).ValidateOnStart();
+        services.AddOptions<ModelOptions>().Bind(config.GetSection(ModelOptions.Section)).ValidateOnStart();
+        services.AddOptions<IngestOptions>().Bind(config.GetSection(IngestOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<NodeOptions>, NodeOptionsValidator>();
+        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
+        services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
+        services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => ScoringFiles.LoadModel(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
+        services.AddSingleton(sp => ScoringFiles.LoadCatalog(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
+        services.AddSingleton(sp => new EventValidator(sp.GetRequiredService<EventCatalog>(), sp.GetRequiredService<ScoringModel>()));
+        services.AddSingleton<EventIngestor>();
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, Json.ApiJsonContext.Default));
+
+        builder.UseOrleans(silo => ConfigureSilo(silo, config));
+        return builder;
+    }
+
+    private static void ConfigureSilo(ISiloBuilder silo, IConfiguration config)
+    {
+        var node = config.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
+        var primary = node.PrimarySiloPort is { } port ? new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port) : null;
+        silo.UseLocalhostClustering(node.SiloPort, node.GatewayPort, primary, node.ServiceId, node.ClusterId);
+
+        var storage = config.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
+        if (string.Equals(storage.Provider, StorageProviders.Memory, StringComparison.OrdinalIgnoreCase))
+        {
+            silo.AddMemoryGrainStorage(StorageNames.Default);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using CsMetrics.Contracts.Accounts;
+using CsMetrics.Contracts.Alerts;
+using CsMetrics.Server.Alerts;
+using CsMetrics.Server.Health;
+using CsMetrics.Server.Ingest;
+
+namespace CsMetrics.Server.Json;
+
+/// <summary>Source-generated JSON for every API response: no reflection on the hot path.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(IngestResponse))]
+[JsonSerializable(typeof(AccountView))]
+[JsonSerializable(typeof(AlertsResponse))]
+[JsonSerializable(typeof(Alert))]
+[JsonSerializable(typeof(HealthResponse))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;
