@@ -12,7 +12,7 @@ namespace CsMetrics.Scoring.Catalog;
 public sealed partial class EventCatalog
 {
     public int Version { get; init; }
-    public IReadOnlyList<EventTypeSchema> Types { get; init; } = [];
+    public required IReadOnlyList<EventTypeSchema> Types { get; init; }
 
     private Dictionary<string, EventTypeSchema>? _latest;
 
@@ -127,7 +127,14 @@ public sealed class EventTypeSchema
     public required string Family { get; init; }
     public int Version { get; init; } = 1;
     public string? Description { get; init; }
-    public IReadOnlyDictionary<string, PropertySchema> Properties { get; init; } = new Dictionary<string, PropertySchema>();
+    private readonly IReadOnlyDictionary<string, PropertySchema> _properties = new Dictionary<string, PropertySchema>();
+
+    /// <summary>Typed properties by name; a type with none may leave the field out.</summary>
+    public IReadOnlyDictionary<string, PropertySchema> Properties
+    {
+        get => _properties;
+        init => _properties = value ?? new Dictionary<string, PropertySchema>();
+    }
 
     [JsonIgnore]
     public EventFamily FamilyValue => Enum.Parse<EventFamily>(Family, ignoreCase: true);

@@ -12,12 +12,18 @@ public static class EventApplier
     public static void Apply(AccountState state, HealthEvent e, ScoringModel model)
     {
         state.EventCount++;
-        state.FirstEventAt = Min(state.FirstEventAt, e.Timestamp);
         state.LastEventAt = Max(state.LastEventAt, e.Timestamp);
         if (e.Actor != Actor.User)
         {
             state.NonHumanEventCount++;
         }
+        if (e.Family == EventFamily.Usage && e.Actor != Actor.User)
+        {
+            // Bots and background processes are stored and counted, but shape nothing in the
+            // score: not usage, and not the account's age either.
+            return;
+        }
+        state.FirstEventAt = Min(state.FirstEventAt, e.Timestamp);
 
         switch (e.Family)
         {
@@ -44,11 +50,6 @@ public static class EventApplier
 
     private static void ApplyUsage(UsageState usage, HealthEvent e, UsageModel model)
     {
-        // Bots and background processes are stored (counted in the account) but are never usage.
-        if (e.Actor != Actor.User)
-        {
-            return;
-        }
         usage.HumanEvents++;
         usage.FirstHumanAt = Min(usage.FirstHumanAt, e.Timestamp);
         usage.LastHumanAt = Max(usage.LastHumanAt, e.Timestamp);
@@ -109,7 +110,10 @@ public static class EventApplier
         {
             case EventTypes.TicketOpened:
                 ticket.OpenedAt = Min(ticket.OpenedAt, e.Timestamp);
-                ticket.Priority = e.Property("priority") ?? ticket.Priority;
+                if (e.Property("priority") is { } priority)
+                {
+                    ticket.Priority = Stamp.Latest(ticket.Priority, new Stamped<string>(e.Timestamp, e.Id, priority));
+                }
                 break;
             case EventTypes.TicketResolved:
                 ticket.ResolvedAt = Max(ticket.ResolvedAt, e.Timestamp);

@@ -92,7 +92,7 @@ public sealed class IngestModel
     /// <summary>Most event ids one account remembers for de-duplication.</summary>
     public int DedupMaxIds { get; init; }
     /// <summary>User-agent substrings (case-insensitive) that mark an event as a bot's.</summary>
-    public IReadOnlyList<string> BotUserAgents { get; init; } = [];
+    public required IReadOnlyList<string> BotUserAgents { get; init; }
 }
 
 public sealed class EvaluationModel
@@ -108,12 +108,12 @@ public sealed class UsageModel
     public int WindowDays { get; init; }
     public int RecentDays { get; init; }
     public double RecentWeight { get; init; }
-    public IReadOnlyDictionary<string, double> SubWeights { get; init; } = new Dictionary<string, double>();
-    public IReadOnlyList<string> KeyFeatures { get; init; } = [];
+    public required IReadOnlyDictionary<string, double> SubWeights { get; init; }
+    public required IReadOnlyList<string> KeyFeatures { get; init; }
     public int ExpectedBreadth { get; init; }
     public double ExpectedWorkflows { get; init; }
     /// <summary>Expected active days per window, by segment; "default" for any other segment.</summary>
-    public IReadOnlyDictionary<string, double> Cadence { get; init; } = new Dictionary<string, double>();
+    public required IReadOnlyDictionary<string, double> Cadence { get; init; }
 
     public double CadenceFor(string? segment) =>
         segment is not null && Cadence.TryGetValue(segment.ToLowerInvariant(), out var days) ? days : Cadence["default"];
@@ -121,8 +121,8 @@ public sealed class UsageModel
 
 public sealed class SupportModel
 {
-    public IReadOnlyDictionary<string, double> SubWeights { get; init; } = new Dictionary<string, double>();
-    public IReadOnlyDictionary<string, double> PriorityWeights { get; init; } = new Dictionary<string, double>();
+    public required IReadOnlyDictionary<string, double> SubWeights { get; init; }
+    public required IReadOnlyDictionary<string, double> PriorityWeights { get; init; }
     public double OpenLoadForZero { get; init; }
     public int EscalationWindowDays { get; init; }
     public double EscalationsForZero { get; init; }
@@ -139,21 +139,21 @@ public sealed class SupportModel
 
 public sealed class SentimentModel
 {
-    public IReadOnlyDictionary<string, double> SubWeights { get; init; } = new Dictionary<string, double>();
+    public required IReadOnlyDictionary<string, double> SubWeights { get; init; }
     public double HalfLifeDays { get; init; }
     public double Prior { get; init; }
     public double PriorWeight { get; init; }
     public int MaxAgeDays { get; init; }
     public int MaxResponses { get; init; }
     /// <summary>Points (0..100) for NPS answers 0..10.</summary>
-    public IReadOnlyList<double> NpsPoints { get; init; } = [];
+    public required IReadOnlyList<double> NpsPoints { get; init; }
     /// <summary>Points (0..100) for CSAT answers 1..5.</summary>
-    public IReadOnlyList<double> CsatPoints { get; init; } = [];
+    public required IReadOnlyList<double> CsatPoints { get; init; }
 }
 
 public sealed class OutcomesModel
 {
-    public IReadOnlyDictionary<string, double> SubWeights { get; init; } = new Dictionary<string, double>();
+    public required IReadOnlyDictionary<string, double> SubWeights { get; init; }
     public int MilestoneEveryDays { get; init; }
     public int ExpectedMilestones { get; init; }
     public double TtvTargetDays { get; init; }
@@ -163,7 +163,7 @@ public sealed class OutcomesModel
 
 public sealed class BillingModel
 {
-    public IReadOnlyDictionary<string, double> SubWeights { get; init; } = new Dictionary<string, double>();
+    public required IReadOnlyDictionary<string, double> SubWeights { get; init; }
     public int FailureWindowDays { get; init; }
     public double FailuresForZero { get; init; }
     public int ContractionWindowDays { get; init; }

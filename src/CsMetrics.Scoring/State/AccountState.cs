@@ -131,7 +131,8 @@ public sealed class TicketRecord
     public DateTimeOffset? OpenedAt { get; set; }
     public DateTimeOffset? ResolvedAt { get; set; }
     public DateTimeOffset? EscalatedAt { get; set; }
-    public string? Priority { get; set; }
+    /// <summary>The priority of the latest ticket_opened (by event time) that named one.</summary>
+    public Stamped<string>? Priority { get; set; }
 
     /// <summary>Open: opened or escalated, and not resolved (a resolution wins whatever the arrival order).</summary>
     public bool IsOpen => ResolvedAt is null && (OpenedAt is not null || EscalatedAt is not null);
