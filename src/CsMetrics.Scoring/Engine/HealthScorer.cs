@@ -191,20 +191,16 @@ public static class HealthScorer
         var o = model.Outcomes;
         var outcomes = state.Outcomes;
         var start = state.Billing.StartedAt ?? state.FirstEventAt;
-        if (start is null)
+        if (start is null || !outcomes.HasEvents)
         {
+            // A product that never reports outcomes is not penalised for it: no data, not zero.
             return (Component.Outcomes, null, []);
         }
         var ageDays = Math.Max(0, (now - start.Value).TotalDays);
-        if (!outcomes.HasEvents && ageDays < o.TtvTargetDays)
-        {
-            // Too young to expect value yet, and nothing reported: no data rather than a guess.
-            return (Component.Outcomes, null, []);
-        }
         var achieved = outcomes.Milestones.Count;
         var expected = Math.Min(o.ExpectedMilestones, 1 + (int)(ageDays / o.MilestoneEveryDays));
 
-        double? ttvDays = outcomes.FirstValueAt is { } v ? Math.Max(0, (v - start.Value).TotalDays) : ageDays >= o.TtvTargetDays ? ageDays : null;
+        double? ttvDays = outcomes.FirstValueAt is { } v ? Math.Max(0, (v - start.Value).TotalDays) : null;
         var metrics = new List<MetricScore>
         {
             new("milestones", achieved, Ratio(achieved, expected), o.SubWeights["milestones"],
@@ -212,9 +208,7 @@ public static class HealthScorer
             new("timeToValue", ttvDays is { } d ? Round(d) : null,
                 ttvDays is { } t ? 100 * Clamp01(1 - (t - o.TtvTargetDays) / (o.TtvWorstDays - o.TtvTargetDays)) : null,
                 o.SubWeights["timeToValue"],
-                outcomes.FirstValueAt is null
-                    ? ttvDays is null ? "no value realised yet" : $"no value realised after {Round(ageDays)} days; target {o.TtvTargetDays}"
-                    : $"first value after {Round(ttvDays!.Value)} days; target {o.TtvTargetDays}, {o.TtvWorstDays} scores 0"),
+                ttvDays is { } first ? $"first value after {Round(first)} days; target {o.TtvTargetDays}, {o.TtvWorstDays} scores 0" : "no value realised yet"),
         };
         return (Component.Outcomes, Combine(metrics), metrics);
     }

@@ -8,7 +8,7 @@ namespace CsMetrics.Scoring.Tests.Catalog;
 
 public class EventValidatorTests
 {
-    private static readonly DateTimeOffset Now = Events.Now;
+    private static readonly DateTimeOffset Now = CsMetrics.Testing.Events.Now;
     private readonly EventValidator _validator = new(EventCatalog.Default, ScoringModel.Default);
 
     private (HealthEvent? Event, string? Error) Validate(string json)

@@ -1,7 +1,8 @@
+using CsMetrics.Testing;
 using CsMetrics.Scoring.Engine;
 using CsMetrics.Scoring.Model;
 using CsMetrics.Scoring.State;
-using static CsMetrics.Scoring.Tests.Events;
+using static CsMetrics.Testing.Events;
 
 namespace CsMetrics.Scoring.Tests.Engine;
 
@@ -97,7 +98,7 @@ public class AccountEngineTests
         var state = new AccountState();
         for (var d = 60; d > 0; d--)
         {
-            AccountEngine.Apply(state, [Login(Now.AddDays(-d)), TicketOpened(Now.AddDays(-d), $"T-{d}")], ScoringModel.Default, Now.AddDays(-d).AddHours(1));
+            AccountEngine.Apply(state, [Login(Now.AddDays(-d)), TicketOpened(Now.AddDays(-d), $"T-{d}"), Nps(Now.AddDays(-d), d % 2 == 0 ? 0 : 10)], ScoringModel.Default, Now.AddDays(-d).AddHours(1));
         }
         Assert.Equal(ScoringModel.Default.Evaluation.MaxChanges, state.Evaluation.Changes.Count);
         Assert.True(state.Support.Tickets.Count <= ScoringModel.Default.Support.MaxTickets);

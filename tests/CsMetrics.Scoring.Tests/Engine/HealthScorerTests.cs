@@ -1,8 +1,9 @@
+using CsMetrics.Testing;
 using CsMetrics.Scoring.Engine;
 using CsMetrics.Scoring.Events;
 using CsMetrics.Scoring.Model;
 using CsMetrics.Scoring.State;
-using static CsMetrics.Scoring.Tests.Events;
+using static CsMetrics.Testing.Events;
 
 namespace CsMetrics.Scoring.Tests.Engine;
 

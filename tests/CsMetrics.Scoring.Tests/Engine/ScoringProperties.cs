@@ -1,10 +1,11 @@
+using CsMetrics.Testing;
 using System.Globalization;
 using CsMetrics.Scoring.Engine;
 using CsMetrics.Scoring.Events;
 using CsMetrics.Scoring.State;
 using FsCheck;
 using FsCheck.Fluent;
-using static CsMetrics.Scoring.Tests.Events;
+using static CsMetrics.Testing.Events;
 
 namespace CsMetrics.Scoring.Tests.Engine;
 

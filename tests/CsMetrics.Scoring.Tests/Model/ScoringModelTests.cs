@@ -1,3 +1,4 @@
+using CsMetrics.Testing;
 using System.Text;
 using CsMetrics.Scoring.Model;
 

@@ -2,10 +2,10 @@ using System.Globalization;
 using CsMetrics.Scoring.Catalog;
 using CsMetrics.Scoring.Events;
 
-namespace CsMetrics.Scoring.Tests;
+namespace CsMetrics.Testing;
 
 /// <summary>Builds validated-looking events for tests, with the family the catalog gives each type.</summary>
-internal static class Events
+public static class Events
 {
     public static readonly DateTimeOffset Now = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
     private static int _next;

@@ -1,0 +1,135 @@
+using CsMetrics.Contracts.Accounts;
+using CsMetrics.Contracts.Alerts;
+using CsMetrics.Scoring.Events;
+using CsMetrics.Testing;
+
+namespace CsMetrics.Grains.Tests.Accounts;
+
+[Collection(ClusterTests.Name)]
+public class AccountGrainTests(ClusterFixture fixture)
+{
+    private static string NewAccount() => $"acct-{Guid.NewGuid():N}";
+
+    private static HealthEvent[] For(string account, IEnumerable<HealthEvent> events) =>
+        [.. events.Select(e => e with { Account = account })];
+
+    private IAccountGrain Grain(string account) => fixture.Grains.GetGrain<IAccountGrain>(account);
+
+    [Fact]
+    public async Task IngestAsync_NewEvents_AppliesThemAndScores()
+    {
+        var account = NewAccount();
+        var events = For(account, Events.HealthyMonth(fixture.Time.GetUtcNow()));
+        var result = await Grain(account).IngestAsync(new EventBatch(events));
+        Assert.Equal(events.Length, result.Applied);
+        Assert.NotNull(result.Change);
+        Assert.Null(result.Change.From);
+        Assert.Equal("green", result.Change.Band);
+
+        var view = await Grain(account).GetAsync();
+        Assert.NotNull(view);
+        Assert.Equal(events.Length, view.EventCount);
+        Assert.Equal("green", view.Band);
+        Assert.Equal(result.Change.To, view.Score);
+    }
+
+    [Fact]
+    public async Task IngestAsync_SameBatchTwice_CountsItOnce()
+    {
+        var account = NewAccount();
+        var batch = new EventBatch(For(account, Events.HealthyMonth(fixture.Time.GetUtcNow())));
+        await Grain(account).IngestAsync(batch);
+        var again = await Grain(account).IngestAsync(batch);
+        Assert.Equal(0, again.Applied);
+        Assert.Equal(batch.Events.Length, again.Duplicates);
+        Assert.Null(again.Change);
+        Assert.Equal(batch.Events.Length, (await Grain(account).GetAsync())!.EventCount);
+    }
+
+    [Fact]
+    public async Task GetAsync_UnknownAccount_ReturnsNull()
+    {
+        Assert.Null(await Grain(NewAccount()).GetAsync());
+    }
+
+    [Fact]
+    public async Task State_SurvivesDeactivation()
+    {
+        var account = NewAccount();
+        await Grain(account).IngestAsync(new EventBatch(For(account, Events.ChurningAccount(fixture.Time.GetUtcNow()))));
+        var before = await Grain(account).GetAsync();
+        await fixture.Cluster.DeactivateAsync(Grain(account));
+        var after = await Grain(account).GetAsync();
+        Assert.Equal(before!.EventCount, after!.EventCount);
+        Assert.Equal(before.Score, after.Score);
+        Assert.Equal(before.Changes.Length, after.Changes.Length);
+        Assert.Equal(before.OpenAlerts.Select(a => a.Id), after.OpenAlerts.Select(a => a.Id));
+    }
+
+    [Fact]
+    public async Task GetAsync_AfterTimePasses_ShowsTheDecayAndWhy()
+    {
+        var account = NewAccount();
+        await Grain(account).IngestAsync(new EventBatch(For(account, Events.HealthyMonth(fixture.Time.GetUtcNow()))));
+        var before = await Grain(account).GetAsync();
+        fixture.Time.Advance(TimeSpan.FromDays(10));
+        var after = await Grain(account).GetAsync();
+        Assert.True(after!.Score < before!.Score, $"{after.Score} !< {before.Score}");
+        Assert.Equal("time passed", after.Changes[0].Cause);
+        Assert.True(after.Changes[0].Drivers["usage"] < 0);
+        Assert.StartsWith($"{before.Score:0.#} -> {after.Score:0.#}: time passed, usage -", after.Explanation, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Crossing_IntoRed_RaisesOneCriticalAlertInTheAccountsShard()
+    {
+        var account = NewAccount();
+        var healthy = await Grain(account).IngestAsync(new EventBatch(For(account, Events.HealthyMonth(fixture.Time.GetUtcNow()))));
+        Assert.Equal("green", healthy.Change!.Band);
+        fixture.Time.Advance(TimeSpan.FromDays(40));
+        var now = fixture.Time.GetUtcNow();
+        var result = await Grain(account).IngestAsync(new EventBatch(For(account, Events.ChurningAccount(now))));
+        Assert.Equal("red", result.Change!.Band);
+
+        // More bad news while already red: no second alert.
+        await Grain(account).IngestAsync(new EventBatch(For(account, [Events.TicketEscalated(now.AddMinutes(-1), "T-1")])));
+
+        var alerts = (await fixture.Grains.GetGrain<IAlertGrain>(AlertShards.For(account)).RecentAsync(1000)).Where(a => a.Account == account).ToArray();
+        var red = Assert.Single(alerts, a => a.Type == AlertTypes.EnteredRed);
+        Assert.Equal(AlertTypes.Critical, red.Severity);
+        Assert.Equal("red", red.BandAfter);
+        Assert.Equal("green", red.BandBefore);
+        Assert.True(red.ScoreAfter < 60);
+
+        var view = await Grain(account).GetAsync();
+        Assert.Equal(red.Id, Assert.Single(view!.OpenAlerts).Id);
+    }
+
+    [Fact]
+    public async Task Timer_Silence_LowersTheScoreAndAlertsWithNoCallToTheAccount()
+    {
+        var account = NewAccount();
+        var now = fixture.Time.GetUtcNow();
+        // Only usage, so silence alone drives the score down through yellow into red.
+        string[] features = ["reports", "dashboards", "alerts", "exports", "api"];
+        List<HealthEvent> usage = [.. Enumerable.Range(0, 28).SelectMany(d => new[]
+        {
+            Events.Login(now.AddDays(-d).AddHours(-1)),
+            Events.Feature(now.AddDays(-d).AddHours(-1), features[d % features.Length]),
+            Events.Workflow(now.AddDays(-d).AddHours(-1)),
+        })];
+        var first = await Grain(account).IngestAsync(new EventBatch(For(account, usage)));
+        Assert.Equal("green", first.Change!.Band);
+
+        var shard = fixture.Grains.GetGrain<IAlertGrain>(AlertShards.For(account));
+        Alert? alert = null;
+        for (var hour = 0; hour < 24 * 30 && alert is null; hour += 6)
+        {
+            fixture.Time.Advance(TimeSpan.FromHours(6));
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+            alert = (await shard.RecentAsync(1000)).FirstOrDefault(a => a.Account == account && a.Type == AlertTypes.EnteredRed);
+        }
+        Assert.NotNull(alert);
+        Assert.Equal("time passed", alert.Cause);
+    }
+}

@@ -1,0 +1,42 @@
+using CsMetrics.Grains;
+using CsMetrics.Scoring.Model;
+using CsMetrics.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+
+namespace CsMetrics.Grains.Tests;
+
+/// <summary>One in-process Orleans cluster for the whole collection, on a fake clock.</summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    /// <summary>A long grace window, so tests can send weeks of history at one instant.</summary>
+    public static readonly ScoringModel Model = Models.Replay;
+
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public IGrainFactory Grains => Cluster.Client;
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddMemoryGrainStorage(StorageNames.Default);
+            silo.Services.AddSingleton<TimeProvider>(Time);
+            silo.Services.AddSingleton(Model);
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterTests : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}
