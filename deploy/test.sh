@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the whole CsMetrics test suite: restore, build, test. Ends with "N passed, N failed".
+# Usage: deploy/test.sh [extra dotnet test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/lib.sh
+
+require_dotnet
+mkdir -p artifacts
+
+step "restore"
+dotnet restore CsMetrics.sln --verbosity quiet
+step "build"
+dotnet build CsMetrics.sln -c Release --no-restore --verbosity quiet -clp:ErrorsOnly
+step "test"
+set +e
+dotnet test --solution CsMetrics.sln -c Release --no-build "$@" 2>&1 | tee artifacts/test.log
+status=${PIPESTATUS[0]}
+set -e
+
+# The runner's closing summary ("total: N", "failed: N", "succeeded: N", "skipped: N").
+summary=$(sed -n '/^Test run summary/,$p' artifacts/test.log)
+count() { echo "$summary" | sed -n "s/^ *$1: *\([0-9]*\).*/\1/p" | tail -1; }
+passed=$(count succeeded); failed=$(count failed); skipped=$(count skipped)
+if [[ -z "$passed" ]]; then
+  echo "no test summary found (runner exit code $status)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "${passed} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+exit "$status"

@@ -1,0 +1,49 @@
+using CsMetrics.Scoring.Engine;
+using CsMetrics.Scoring.Events;
+using CsMetrics.Scoring.Model;
+using CsMetrics.Scoring.State;
+using static CsMetrics.Testing.Events;
+
+namespace CsMetrics.Scoring.Tests.Engine;
+
+/// <summary>State is aggregates, not history: its size is bounded whatever the event volume.</summary>
+public class StateSizeTests
+{
+    [Fact]
+    public void Snapshot_TypicalAccount_IsAFewKilobytes()
+    {
+        var state = new AccountState();
+        // A month of activity delivered day by day, as it would arrive in production.
+        foreach (var day in HealthyMonth(Now).GroupBy(e => e.Timestamp.Date).OrderBy(g => g.Key))
+        {
+            AccountEngine.Apply(state, [.. day], ScoringModel.Default, day.Max(e => e.Timestamp).AddMinutes(5));
+        }
+        var bytes = AccountStateSerializer.Serialize(state).Length;
+        TestContext.Current.TestOutputHelper?.WriteLine($"typical account snapshot: {bytes} bytes");
+        Assert.InRange(bytes, 1, 8 * 1024);
+    }
+
+    [Fact]
+    public void Snapshot_BusiestAccount_StaysBoundedByTheModelsCaps()
+    {
+        var model = ScoringModel.Default;
+        var state = new AccountState();
+        var end = Now;
+        for (var hour = 24 * 60; hour >= 0; hour--)
+        {
+            var at = end.AddHours(-hour);
+            List<HealthEvent> batch = [.. Enumerable.Range(0, 10).Select(_ => Login(at))];
+            batch.Add(TicketOpened(at, $"T-{hour}"));
+            batch.Add(Nps(at, hour % 11));
+            batch.Add(Milestone(at, $"m-{hour}"));
+            batch.Add(PaymentFailed(at));
+            AccountEngine.Apply(state, batch, model, at.AddMinutes(1));
+        }
+        var bytes = AccountStateSerializer.Serialize(state).Length;
+        TestContext.Current.TestOutputHelper?.WriteLine($"busiest account snapshot: {bytes} bytes");
+        Assert.True(state.Dedup.Ids.Count <= model.Ingest.DedupMaxIds);
+        Assert.True(state.Support.Tickets.Count <= model.Support.MaxTickets);
+        Assert.True(state.Outcomes.Milestones.Count <= model.Outcomes.MaxMilestones);
+        Assert.InRange(bytes, 1, 256 * 1024);
+    }
+}

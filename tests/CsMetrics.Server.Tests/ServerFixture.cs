@@ -1,0 +1,54 @@
+using System.Net;
+using System.Net.Sockets;
+using CsMetrics.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace CsMetrics.Server.Tests;
+
+/// <summary>
+/// A whole CsMetrics node (silo + API) listening on a real loopback port, shared by a test
+/// collection. Its model has a long grace window so tests can send weeks of history at once.
+/// </summary>
+public sealed class ServerFixture : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    private readonly string _modelPath = Models.WriteTemp(Models.Replay);
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        UseKestrel(0);
+        StartServer();
+        Http = CreateClient();
+        return ValueTask.CompletedTask;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("CsMetrics:Node:SiloPort", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("CsMetrics:Node:GatewayPort", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("CsMetrics:Node:ClusterId", $"test-{Guid.NewGuid():N}");
+        builder.UseSetting("CsMetrics:Storage:Provider", "Memory");
+        builder.UseSetting("CsMetrics:Model:Path", _modelPath);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        File.Delete(_modelPath);
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ServerTests : ICollectionFixture<ServerFixture>
+{
+    public const string Name = "server";
+}
