@@ -19,6 +19,21 @@ public sealed class EventValidator(EventCatalog catalog, ScoringModel model)
 
     public bool TryValidate(JsonElement e, DateTimeOffset now, out HealthEvent? result, out string? error)
     {
+        try
+        {
+            return TryValidateCore(e, now, out result, out error);
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json refuses to decode strings such as a lone "\uD800" escape.
+            result = null;
+            error = "$: a string in this event is not valid Unicode text (e.g. an unpaired \\uD800 escape)";
+            return false;
+        }
+    }
+
+    private bool TryValidateCore(JsonElement e, DateTimeOffset now, out HealthEvent? result, out string? error)
+    {
         result = null;
         if (e.ValueKind != JsonValueKind.Object)
         {

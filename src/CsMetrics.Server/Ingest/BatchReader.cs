@@ -50,7 +50,8 @@ internal enum BatchError
 /// </summary>
 internal static class BatchReader
 {
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    // Duplicate keys are refused: {"account":"a","account":"b"} must not be silently read as "b".
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
 
     public static async Task<(byte[]? Body, int Length, BatchError Error)> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken ct)
     {
@@ -106,6 +107,11 @@ internal static class BatchReader
         error = null;
         var batch = new ParsedBatch();
         var span = body.Span;
+        if (!System.Text.Unicode.Utf8.IsValid(span))
+        {
+            error = $"body is not valid UTF-8 (first bad byte at offset {FirstInvalidUtf8(span)})";
+            return batch;
+        }
         var start = 0;
         while (start < span.Length && span[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
         {
@@ -152,6 +158,12 @@ internal static class BatchReader
             offset = end + 1;
         }
         return batch;
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> span)
+    {
+        var status = System.Text.Unicode.Utf8.ToUtf16(span, new char[span.Length], out var read, out _, replaceInvalidSequences: false);
+        return status == System.Buffers.OperationStatus.Done ? -1 : read;
     }
 
     private static int LinesBefore(ReadOnlySpan<byte> span, int start) => span[..start].Count((byte)'\n');
