@@ -29,29 +29,12 @@ public sealed partial class EventCatalog
 
     public static EventCatalog LoadEmbedded()
     {
-        using var stream = typeof(EventCatalog).Assembly.GetManifestResourceStream("CsMetrics.Scoring.event-catalog.json")
-            ?? throw new InvalidOperationException("The embedded event catalog is missing from the assembly.");
+        using var stream = ValidatedJson.Embedded("CsMetrics.Scoring.event-catalog.json");
         return Parse(stream, "embedded event-catalog.json");
     }
 
-    public static EventCatalog Parse(Stream json, string source)
-    {
-        EventCatalog? catalog;
-        try
-        {
-            catalog = JsonSerializer.Deserialize(json, CatalogJsonContext.Default.EventCatalog);
-        }
-        catch (JsonException e)
-        {
-            throw new CatalogValidationException(source, [$"{e.Path ?? "$"}: {e.Message}"]);
-        }
-        if (catalog is null)
-        {
-            throw new CatalogValidationException(source, ["$: the file is empty"]);
-        }
-        var errors = catalog.Validate();
-        return errors.Count > 0 ? throw new CatalogValidationException(source, errors) : catalog;
-    }
+    public static EventCatalog Parse(Stream json, string source) =>
+        ValidatedJson.Parse(json, source, CatalogJsonContext.Default.EventCatalog, static c => c.Validate(), static (s, e) => new CatalogValidationException(s, e));
 
     /// <summary>This catalog plus a team's own types; a type already here may only gain a higher version.</summary>
     public EventCatalog Extend(EventCatalog extension, string source)

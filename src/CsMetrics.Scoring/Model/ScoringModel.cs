@@ -26,30 +26,13 @@ public sealed class ScoringModel
 
     public static ScoringModel LoadEmbedded()
     {
-        using var stream = typeof(ScoringModel).Assembly.GetManifestResourceStream("CsMetrics.Scoring.scoring-model.json")
-            ?? throw new InvalidOperationException("The embedded scoring model is missing from the assembly.");
+        using var stream = ValidatedJson.Embedded("CsMetrics.Scoring.scoring-model.json");
         return Parse(stream, "embedded scoring-model.json");
     }
 
     /// <summary>Reads and validates a model; throws <see cref="ModelValidationException"/> listing every bad setting.</summary>
-    public static ScoringModel Parse(Stream json, string source)
-    {
-        ScoringModel? model;
-        try
-        {
-            model = JsonSerializer.Deserialize(json, ModelJsonContext.Default.ScoringModel);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelValidationException(source, [$"{e.Path ?? "$"}: {e.Message}"]);
-        }
-        if (model is null)
-        {
-            throw new ModelValidationException(source, ["$: the file is empty"]);
-        }
-        var errors = ScoringModelValidator.Validate(model);
-        return errors.Count > 0 ? throw new ModelValidationException(source, errors) : model;
-    }
+    public static ScoringModel Parse(Stream json, string source) =>
+        ValidatedJson.Parse(json, source, ModelJsonContext.Default.ScoringModel, ScoringModelValidator.Validate, static (s, e) => new ModelValidationException(s, e));
 
     public string ToJson() => JsonSerializer.Serialize(this, ModelJsonContext.Default.ScoringModel);
 
