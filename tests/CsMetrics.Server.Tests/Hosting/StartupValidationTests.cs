@@ -1,0 +1,60 @@
+using CsMetrics.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Options;
+
+namespace CsMetrics.Server.Tests.Hosting;
+
+/// <summary>A bad setting stops the node at start-up with a message that names it.</summary>
+public class StartupValidationTests
+{
+    private sealed class Node(Dictionary<string, string> settings) : WebApplicationFactory<Program>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            builder.UseSetting("CsMetrics:Node:SiloPort", ServerFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            builder.UseSetting("CsMetrics:Node:GatewayPort", ServerFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+        }
+    }
+
+    private static OptionsValidationException StartFails(Dictionary<string, string> settings)
+    {
+        using var node = new Node(settings);
+        return Assert.ThrowsAny<OptionsValidationException>(() => node.CreateClient());
+    }
+
+    [Fact]
+    public void BadScoringModel_NamesTheSetting()
+    {
+        var path = Models.WriteTemp(Models.Replay);
+        File.WriteAllText(path, File.ReadAllText(path).Replace("\"usage\": 35", "\"usage\": -35", StringComparison.Ordinal));
+        try
+        {
+            var e = StartFails(new() { ["CsMetrics:Model:Path"] = path });
+            Assert.Contains("weights.usage: expected a number from 0 to 1000, got -35", e.Message, StringComparison.Ordinal);
+            Assert.Contains("CsMetrics:Model:Path", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void UnknownStorageProvider_NamesTheSetting()
+    {
+        var e = StartFails(new() { ["CsMetrics:Storage:Provider"] = "Floppy" });
+        Assert.Contains("CsMetrics:Storage:Provider: expected one of", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BadIngestLimit_NamesTheSetting()
+    {
+        var e = StartFails(new() { ["CsMetrics:Ingest:MaxEvents"] = "0" });
+        Assert.Contains("CsMetrics:Ingest:MaxEvents: expected 1 to 100000, got 0", e.Message, StringComparison.Ordinal);
+    }
+}
