@@ -8,6 +8,13 @@ source deploy/lib.sh
 require_dotnet
 mkdir -p artifacts
 
+# One Azurite for the whole run, on a free port with a throwaway data directory.
+step "azurite"
+azurite_dir=$(mktemp -d -t csmetrics-azurite-XXXXXX)
+trap 'bash deploy/azurite.sh stop "$azurite_dir"; rm -rf "$azurite_dir"' EXIT
+CSMETRICS_AZURITE_CONNECTION=$(bash deploy/azurite.sh start "$azurite_dir")
+export CSMETRICS_AZURITE_CONNECTION
+
 step "restore"
 dotnet restore CsMetrics.sln --verbosity quiet
 step "build"

@@ -1,0 +1,30 @@
+using Orleans.Storage;
+
+namespace CsMetrics.Storage.AzureTable.Hosting;
+
+/// <summary>Options of one named Azure Table grain storage provider.</summary>
+public sealed class AzureTableStorageOptions : IStorageProviderSerializerOptions
+{
+    /// <summary>
+    /// An Azure Storage connection string: a real account, or Azurite's long form
+    /// (<c>...;TableEndpoint=http://127.0.0.1:PORT/devstoreaccount1;</c>). A secret: never logged.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The table grain state lives in; created at silo start.</summary>
+    public string TableName { get; set; } = "csmetricsstate";
+
+    /// <summary>Per-request timeout against storage.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <inheritdoc />
+    public IGrainStorageSerializer GrainStorageSerializer { get; set; } = null!;
+
+    /// <summary>Largest binary property Azure Table accepts.</summary>
+    public const int MaxPropertyBytes = 64 * 1024;
+
+    /// <summary>Data, Data1 .. Data14: what fits in one 1 MB entity with room for the keys.</summary>
+    public const int MaxDataProperties = 15;
+
+    public const int MaxStateBytes = MaxPropertyBytes * MaxDataProperties;
+}

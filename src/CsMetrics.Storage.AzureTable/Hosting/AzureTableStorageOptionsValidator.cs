@@ -1,0 +1,41 @@
+using System.Text.RegularExpressions;
+using Azure.Data.Tables;
+using Microsoft.Extensions.Options;
+
+namespace CsMetrics.Storage.AzureTable.Hosting;
+
+/// <summary>Reports every bad setting of a provider by name; never echoes the connection string.</summary>
+public sealed partial class AzureTableStorageOptionsValidator(string section) : IValidateOptions<AzureTableStorageOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AzureTableStorageOptions options)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            errors.Add($"{section}:ConnectionString: required (an Azure Storage connection string, or Azurite's with TableEndpoint=http://127.0.0.1:PORT/devstoreaccount1)");
+        }
+        else
+        {
+            try
+            {
+                _ = new TableServiceClient(options.ConnectionString);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+            {
+                errors.Add($"{section}:ConnectionString: not a valid Azure Storage connection string ({e.GetType().Name})");
+            }
+        }
+        if (!TableName().IsMatch(options.TableName ?? ""))
+        {
+            errors.Add($"{section}:TableName: expected 3 to 63 letters or digits starting with a letter, got \"{options.TableName}\"");
+        }
+        if (options.RequestTimeout <= TimeSpan.Zero || options.RequestTimeout > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"{section}:RequestTimeout: expected more than 0 and at most 00:05:00, got {options.RequestTimeout}");
+        }
+        return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    private static partial Regex TableName();
+}

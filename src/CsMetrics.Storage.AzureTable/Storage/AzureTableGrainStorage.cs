@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using Azure;
+using Azure.Data.Tables;
+using CsMetrics.Storage.AzureTable.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using Orleans.Storage;
+
+namespace CsMetrics.Storage.AzureTable.Storage;
+
+/// <summary>
+/// Grain state in Azure Table Storage. One entity per grain and state name: PartitionKey
+/// <c>{ServiceId}_{GrainId}</c>, RowKey the state name (both escaped, see <see cref="TableKeys"/>);
+/// the serialized state split over binary properties Data, Data1..Data14 (at most 960 KB).
+/// Writes always replace the whole entity (a merge would keep stale chunks) and are conditional on
+/// the ETag; a mismatch is an <see cref="InconsistentStateException"/>.
+/// </summary>
+public sealed partial class AzureTableGrainStorage(
+    string name,
+    AzureTableStorageOptions options,
+    string serviceId,
+    ILogger<AzureTableGrainStorage> logger) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
+{
+    private const string DataProperty = "Data";
+    private const string SizeProperty = "StateBytes";
+
+    private readonly TableClient _table = CreateClient(options);
+    private volatile bool _tableReady;
+
+    public string Name => name;
+
+    /// <summary>The table client, for readiness checks.</summary>
+    public TableClient Table => _table;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(OptionFormattingUtilities.Name<AzureTableGrainStorage>(name), ServiceLifecycleStage.ApplicationServices, InitializeAsync);
+
+    /// <summary>
+    /// Creates the table once at silo start. If storage cannot be reached the silo still starts
+    /// (readiness reports it) and the first read or write tries again.
+    /// </summary>
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureTableAsync(cancellationToken);
+            LogReady(logger, name, _table.Name, _table.Uri);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Not fatal: the node starts, /readyz reports storage as unusable, the next call retries.
+            LogUnreachable(logger, name, _table.Uri, (e as RequestFailedException)?.Status ?? 0, Reason(e));
+        }
+    }
+
+    private async Task EnsureTableAsync(CancellationToken cancellationToken)
+    {
+        if (_tableReady)
+        {
+            return;
+        }
+        await _table.CreateIfNotExistsAsync(cancellationToken);
+        _tableReady = true;
+    }
+
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        ReadStateAsync(stateName, grainId, grainState, CancellationToken.None);
+
+    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
+    {
+        await EnsureTableAsync(cancellationToken);
+        var (pk, rk) = Keys(stateName, grainId);
+        var response = await _table.GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken);
+        if (!response.HasValue || response.Value is not { } entity)
+        {
+            grainState.State = CreateInstance<T>();
+            grainState.ETag = null;
+            grainState.RecordExists = false;
+            return;
+        }
+        grainState.State = options.GrainStorageSerializer.Deserialize<T>(Join(entity));
+        grainState.ETag = entity.ETag.ToString();
+        grainState.RecordExists = true;
+    }
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        WriteStateAsync(stateName, grainId, grainState, CancellationToken.None);
+
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
+    {
+        await EnsureTableAsync(cancellationToken);
+        var (pk, rk) = Keys(stateName, grainId);
+        var data = options.GrainStorageSerializer.Serialize(grainState.State).ToMemory();
+        if (data.Length > AzureTableStorageOptions.MaxStateBytes)
+        {
+            throw new StateTooLargeException(
+                $"State \"{stateName}\" of grain {grainId} is {data.Length} bytes; one table entity holds at most {AzureTableStorageOptions.MaxStateBytes} bytes ({AzureTableStorageOptions.MaxDataProperties} properties of 64 KB)");
+        }
+        var entity = Split(pk, rk, data);
+        try
+        {
+            Response response = grainState.ETag is null
+                ? await _table.AddEntityAsync(entity, cancellationToken)
+                : await _table.UpdateEntityAsync(entity, new ETag(grainState.ETag), TableUpdateMode.Replace, cancellationToken);
+            grainState.ETag = response.Headers.ETag?.ToString();
+            grainState.RecordExists = true;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412 or 404)
+        {
+            throw Inconsistent(e, grainId, stateName, grainState.ETag);
+        }
+    }
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        ClearStateAsync(stateName, grainId, grainState, CancellationToken.None);
+
+    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
+    {
+        await EnsureTableAsync(cancellationToken);
+        var (pk, rk) = Keys(stateName, grainId);
+        if (grainState.ETag is not null)
+        {
+            try
+            {
+                await _table.DeleteEntityAsync(pk, rk, new ETag(grainState.ETag), cancellationToken);
+            }
+            catch (RequestFailedException e) when (e.Status is 412 or 404)
+            {
+                throw Inconsistent(e, grainId, stateName, grainState.ETag);
+            }
+        }
+        grainState.State = CreateInstance<T>();
+        grainState.ETag = null;
+        grainState.RecordExists = false;
+    }
+
+    private InconsistentStateException Inconsistent(RequestFailedException e, GrainId grainId, string stateName, string? etag)
+    {
+        LogConflict(logger, grainId, stateName, e.Status);
+        return new InconsistentStateException(
+            $"Azure Table rejected a conditional write of \"{stateName}\" for grain {grainId} (HTTP {e.Status}): the stored version changed since it was read",
+            storedEtag: "unknown", currentEtag: etag ?? "(none)", e);
+    }
+
+    internal (string PartitionKey, string RowKey) Keys(string stateName, GrainId grainId) =>
+        (TableKeys.Escape($"{serviceId}_{grainId}"), TableKeys.Escape(stateName));
+
+    internal static TableEntity Split(string pk, string rk, ReadOnlyMemory<byte> data)
+    {
+        var entity = new TableEntity(pk, rk) { [SizeProperty] = data.Length };
+        var index = 0;
+        for (var offset = 0; offset < data.Length || index == 0; offset += AzureTableStorageOptions.MaxPropertyBytes, index++)
+        {
+            var length = Math.Min(AzureTableStorageOptions.MaxPropertyBytes, data.Length - offset);
+            entity[index == 0 ? DataProperty : DataProperty + index] = data.Slice(offset, length).ToArray();
+        }
+        return entity;
+    }
+
+    internal static BinaryData Join(TableEntity entity)
+    {
+        var size = entity.GetInt32(SizeProperty) ?? 0;
+        var buffer = new byte[size];
+        var offset = 0;
+        for (var index = 0; index < AzureTableStorageOptions.MaxDataProperties; index++)
+        {
+            if (entity.GetBinary(index == 0 ? DataProperty : DataProperty + index) is not { } chunk)
+            {
+                break;
+            }
+            chunk.CopyTo(buffer.AsSpan(offset));
+            offset += chunk.Length;
+        }
+        if (offset != size)
+        {
+            throw new InvalidDataException($"Stored state {entity.PartitionKey}/{entity.RowKey} is damaged: {offset} bytes of data for a declared {size}");
+        }
+        return new BinaryData(buffer);
+    }
+
+    private static string Reason(Exception e) => e switch
+    {
+        AggregateException { InnerExceptions.Count: > 0 } a => Reason(a.InnerExceptions[^1]),
+        RequestFailedException { InnerException: { } inner } => inner.Message,
+        _ => e.Message,
+    };
+
+    private static TableClient CreateClient(AzureTableStorageOptions options)
+    {
+        var clientOptions = new TableClientOptions();
+        clientOptions.Retry.NetworkTimeout = options.RequestTimeout;
+        clientOptions.Retry.MaxRetries = 2;
+        return new TableServiceClient(options.ConnectionString, clientOptions).GetTableClient(options.TableName);
+    }
+
+    private static T CreateInstance<T>() => Activator.CreateInstance<T>();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Grain storage {Provider} ready: table {Table} at {Endpoint}")]
+    private static partial void LogReady(ILogger logger, string provider, string table, Uri endpoint);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Grain storage {Provider} cannot reach Azure Table storage at {Endpoint} (HTTP {Status}: {Reason}); the node will not report ready until it can")]
+    private static partial void LogUnreachable(ILogger logger, string provider, Uri endpoint, int status, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Conditional write of {StateName} for {GrainId} rejected with HTTP {Status}")]
+    private static partial void LogConflict(ILogger logger, GrainId grainId, string stateName, int status);
+}
+
+/// <summary>A grain's state is larger than one table entity can hold.</summary>
+public sealed class StateTooLargeException(string message) : Exception(message);

@@ -1,0 +1,254 @@
+using Azure.Data.Tables;
+using CsMetrics.Storage.AzureTable.Hosting;
+using CsMetrics.Storage.AzureTable.Storage;
+using CsMetrics.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.Serialization;
+using Orleans.Storage;
+
+namespace CsMetrics.Storage.AzureTable.Tests.Storage;
+
+[GenerateSerializer, Alias("csm.test.TestState")]
+public sealed class TestState
+{
+    [Id(0)] public string Text { get; set; } = "";
+    [Id(1)] public byte[] Payload { get; set; } = [];
+    [Id(2)] public int Version { get; set; }
+}
+
+[CollectionDefinition(Name)]
+public sealed class AzuriteTests : ICollectionFixture<Azurite>
+{
+    public const string Name = "azurite";
+}
+
+/// <summary>The provider conformance suite, against a real Azurite.</summary>
+[Collection(AzuriteTests.Name)]
+public class AzureTableGrainStorageTests(Azurite azurite)
+{
+    private static readonly IGrainStorageSerializer Serializer =
+        new OrleansGrainStorageSerializer(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>());
+
+    private async Task<AzureTableGrainStorage> ProviderAsync(string? table = null)
+    {
+        var options = new AzureTableStorageOptions
+        {
+            ConnectionString = azurite.ConnectionString,
+            TableName = table ?? "conformance",
+            GrainStorageSerializer = Serializer,
+        };
+        var storage = new AzureTableGrainStorage("test", options, "svc", NullLogger<AzureTableGrainStorage>.Instance);
+        await storage.InitializeAsync(TestContext.Current.CancellationToken);
+        return storage;
+    }
+
+    private static GrainId NewGrain() => GrainId.Create("account", $"acct/{Guid.NewGuid():N}#?");
+
+    private static GrainState<TestState> State(string text, int size = 0) =>
+        new(new TestState { Text = text, Payload = [.. Enumerable.Range(0, size).Select(i => (byte)(i * 31))] });
+
+    [Fact]
+    public async Task Read_Missing_GivesAFreshStateWithNoETag()
+    {
+        var storage = await ProviderAsync();
+        var state = new GrainState<TestState>();
+        await storage.ReadStateAsync("account", NewGrain(), state);
+        Assert.False(state.RecordExists);
+        Assert.Null(state.ETag);
+        Assert.NotNull(state.State);
+        Assert.Equal("", state.State!.Text);
+    }
+
+    [Fact]
+    public async Task Write_ThenRead_RoundTripsAndTracksTheETag()
+    {
+        var storage = await ProviderAsync();
+        var grain = NewGrain();
+        var written = State("hello", 1000);
+        await storage.WriteStateAsync("account", grain, written);
+        Assert.True(written.RecordExists);
+        Assert.NotNull(written.ETag);
+
+        var read = new GrainState<TestState>();
+        await storage.ReadStateAsync("account", grain, read);
+        Assert.True(read.RecordExists);
+        Assert.Equal(written.ETag, read.ETag);
+        Assert.Equal("hello", read.State!.Text);
+        Assert.Equal(written.State!.Payload, read.State!.Payload);
+
+        read.State!.Text = "updated";
+        await storage.WriteStateAsync("account", grain, read);
+        Assert.NotEqual(written.ETag, read.ETag);
+        var again = new GrainState<TestState>();
+        await storage.ReadStateAsync("account", grain, again);
+        Assert.Equal("updated", again.State!.Text);
+    }
+
+    [Fact]
+    public async Task Write_WithAStaleETag_IsInconsistent()
+    {
+        var storage = await ProviderAsync();
+        var grain = NewGrain();
+        var first = State("v1");
+        await storage.WriteStateAsync("account", grain, first);
+        var stale = new GrainState<TestState>(first.State) { ETag = first.ETag, RecordExists = true };
+        first.State!.Text = "v2";
+        await storage.WriteStateAsync("account", grain, first);
+
+        stale.State = new TestState { Text = "lost update" };
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("account", grain, stale));
+        var read = new GrainState<TestState>();
+        await storage.ReadStateAsync("account", grain, read);
+        Assert.Equal("v2", read.State!.Text);
+    }
+
+    [Fact]
+    public async Task Insert_WhenARowAlreadyExists_IsInconsistent()
+    {
+        var storage = await ProviderAsync();
+        var grain = NewGrain();
+        await storage.WriteStateAsync("account", grain, State("first"));
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("account", grain, State("second, no etag")));
+    }
+
+    [Fact]
+    public async Task Clear_ThenRead_IsMissing()
+    {
+        var storage = await ProviderAsync();
+        var grain = NewGrain();
+        var state = State("to clear");
+        await storage.WriteStateAsync("account", grain, state);
+        await storage.ClearStateAsync("account", grain, state);
+        Assert.Null(state.ETag);
+        Assert.False(state.RecordExists);
+
+        var read = new GrainState<TestState>();
+        await storage.ReadStateAsync("account", grain, read);
+        Assert.False(read.RecordExists);
+
+        // After a clear, a fresh write inserts again.
+        await storage.WriteStateAsync("account", grain, State("after clear"));
+        await storage.ReadStateAsync("account", grain, read);
+        Assert.Equal("after clear", read.State!.Text);
+    }
+
+    [Fact]
+    public async Task ConcurrentWriters_ExactlyOneWinsEachRound()
+    {
+        var storage = await ProviderAsync();
+        var grain = NewGrain();
+        var seed = State("seed");
+        await storage.WriteStateAsync("account", grain, seed);
+        for (var round = 0; round < 5; round++)
+        {
+            var current = new GrainState<TestState>();
+            await storage.ReadStateAsync("account", grain, current);
+            var writers = Enumerable.Range(0, 8).Select(w => new GrainState<TestState>(new TestState { Text = $"r{round}w{w}" }) { ETag = current.ETag, RecordExists = true }).ToArray();
+            var results = await Task.WhenAll(writers.Select(async w =>
+            {
+                try
+                {
+                    await storage.WriteStateAsync("account", grain, w);
+                    return w.State!.Text;
+                }
+                catch (InconsistentStateException)
+                {
+                    return null;
+                }
+            }));
+            var winner = Assert.Single(results, r => r is not null);
+            var read = new GrainState<TestState>();
+            await storage.ReadStateAsync("account", grain, read);
+            Assert.Equal(winner, read.State!.Text);
+        }
+    }
+
+    [Fact]
+    public async Task LargeState_IsSplitAcrossPropertiesAndReadBackWhole()
+    {
+        var storage = await ProviderAsync();
+        var grain = NewGrain();
+        var big = State("big", 700_000);
+        await storage.WriteStateAsync("account", grain, big);
+
+        var (pk, rk) = storage.Keys("account", grain);
+        var entity = (await storage.Table.GetEntityAsync<TableEntity>(pk, rk, cancellationToken: TestContext.Current.CancellationToken)).Value;
+        Assert.NotNull(entity.GetBinary("Data10"));
+        Assert.Null(entity.GetBinary("Data11"));
+
+        var read = new GrainState<TestState>();
+        await storage.ReadStateAsync("account", grain, read);
+        Assert.Equal(big.State!.Payload, read.State!.Payload);
+
+        // Shrinking replaces the whole entity: no stale chunk survives.
+        read.State!.Payload = [1, 2, 3];
+        await storage.WriteStateAsync("account", grain, read);
+        entity = (await storage.Table.GetEntityAsync<TableEntity>(pk, rk, cancellationToken: TestContext.Current.CancellationToken)).Value;
+        Assert.Null(entity.GetBinary("Data1"));
+        await storage.ReadStateAsync("account", grain, read);
+        Assert.Equal([1, 2, 3], read.State!.Payload);
+    }
+
+    [Fact]
+    public async Task StatePastTheEntityLimit_IsRejectedClearlyAndNothingIsWritten()
+    {
+        var storage = await ProviderAsync();
+        var grain = NewGrain();
+        var tooBig = State("too big", AzureTableStorageOptions.MaxStateBytes + 1);
+        var e = await Assert.ThrowsAsync<StateTooLargeException>(() => storage.WriteStateAsync("account", grain, tooBig));
+        Assert.Contains($"at most {AzureTableStorageOptions.MaxStateBytes} bytes", e.Message, StringComparison.Ordinal);
+        var read = new GrainState<TestState>();
+        await storage.ReadStateAsync("account", grain, read);
+        Assert.False(read.RecordExists);
+    }
+
+    [Fact]
+    public async Task GrainIdsThatSanitiseAlike_NeverShareARow()
+    {
+        var storage = await ProviderAsync();
+        var a = GrainId.Create("account", "a/b");
+        var b = GrainId.Create("account", "a_b");
+        Assert.NotEqual(storage.Keys("account", a), storage.Keys("account", b));
+        await storage.WriteStateAsync("account", a, State($"a-{Guid.NewGuid()}"));
+        var read = new GrainState<TestState>();
+        await storage.ReadStateAsync("account", b, read);
+        Assert.Equal("", read.State!.Text);
+    }
+
+    [Fact]
+    public async Task Unreachable_StartsWithoutThrowingAndFailsCallsClearly()
+    {
+        var options = new AzureTableStorageOptions
+        {
+            ConnectionString = Azurite.Unreachable(1),
+            GrainStorageSerializer = Serializer,
+            RequestTimeout = TimeSpan.FromSeconds(1),
+        };
+        var storage = new AzureTableGrainStorage("test", options, "svc", NullLogger<AzureTableGrainStorage>.Instance);
+        await storage.InitializeAsync(TestContext.Current.CancellationToken);
+        await Assert.ThrowsAnyAsync<Exception>(() => storage.ReadStateAsync("account", NewGrain(), new GrainState<TestState>()));
+    }
+}
+
+public class AzureTableStorageOptionsValidatorTests
+{
+    [Fact]
+    public void Validate_NamesEveryBadSettingAndNeverEchoesTheSecret()
+    {
+        var validator = new AzureTableStorageOptionsValidator("CsMetrics:Storage:AzureTable");
+        var result = validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "AccountKey=s3cret;nonsense", TableName = "1bad-name", RequestTimeout = TimeSpan.Zero });
+        Assert.True(result.Failed);
+        Assert.Contains(result.Failures!, f => f.StartsWith("CsMetrics:Storage:AzureTable:ConnectionString: not a valid", StringComparison.Ordinal));
+        Assert.Contains(result.Failures!, f => f.StartsWith("CsMetrics:Storage:AzureTable:TableName: expected", StringComparison.Ordinal));
+        Assert.Contains(result.Failures!, f => f.StartsWith("CsMetrics:Storage:AzureTable:RequestTimeout:", StringComparison.Ordinal));
+        Assert.DoesNotContain("s3cret", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains(validator.Validate("x", new AzureTableStorageOptions()).Failures!, f => f.StartsWith("CsMetrics:Storage:AzureTable:ConnectionString: required", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("plain", "plain")]
+    [InlineData("a/b", "a%2Fb")]
+    [InlineData("50%#?\\", "50%25%23%3F%5C")]
+    public void Escape_IsReversibleStyleEscaping(string key, string expected) => Assert.Equal(expected, TableKeys.Escape(key));
+}

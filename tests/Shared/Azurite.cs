@@ -1,0 +1,79 @@
+using System.Diagnostics;
+
+namespace CsMetrics.Testing;
+
+/// <summary>
+/// A real Azurite for tests: the one named by CSMETRICS_AZURITE_CONNECTION (deploy/test.sh starts
+/// one for the whole run), else one started here through deploy/azurite.sh and stopped afterwards.
+/// </summary>
+public sealed class Azurite : IAsyncLifetime
+{
+    public const string ConnectionVariable = "CSMETRICS_AZURITE_CONNECTION";
+
+    private string? _ownDirectory;
+
+    public string ConnectionString { get; private set; } = "";
+
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CsMetrics.sln")))
+            {
+                dir = dir.Parent;
+            }
+            return dir?.FullName ?? throw new InvalidOperationException("CsMetrics.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        if (Environment.GetEnvironmentVariable(ConnectionVariable) is { Length: > 0 } existing)
+        {
+            ConnectionString = existing;
+            return;
+        }
+        _ownDirectory = Path.Combine(Path.GetTempPath(), $"csmetrics-azurite-{Guid.NewGuid():N}");
+        ConnectionString = (await Script("start", _ownDirectory)).Trim();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownDirectory is not null)
+        {
+            await Script("stop", _ownDirectory);
+            try
+            {
+                Directory.Delete(_ownDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: a temp folder left behind is harmless.
+            }
+        }
+    }
+
+    /// <summary>A connection string whose endpoint nothing listens on, for failure tests.</summary>
+    public static string Unreachable(int port) =>
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;";
+
+    private static async Task<string> Script(string verb, string directory)
+    {
+        var start = new ProcessStartInfo("bash", [Path.Combine(RepositoryRoot, "deploy", "azurite.sh"), verb, directory])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"deploy/azurite.sh {verb} failed ({process.ExitCode}): {await error}");
+        }
+        return await output;
+    }
+}
