@@ -20,6 +20,14 @@ public interface IAccountGrain : IGrainWithStringKey
     /// <summary>The live score and its explanation, re-evaluated at the current time; null for an account with no events.</summary>
     [Alias("GetAsync")]
     Task<AccountView?> GetAsync();
+
+    /// <summary>
+    /// Writes the account's checkpoint if it has unsaved changes, and returns the activation's
+    /// incarnation: a caller that delivered events to another incarnation must deliver them again
+    /// (they may have been lost with it) before it may forget them.
+    /// </summary>
+    [Alias("FlushAsync")]
+    Task<Guid> FlushAsync();
 }
 
 /// <summary>Events for one account.</summary>
@@ -33,7 +41,8 @@ public sealed record AccountIngestResult(
     [property: Id(1)] int Applied,
     [property: Id(2)] int Duplicates,
     [property: Id(3)] int Late,
-    [property: Id(4)] ScoreMove? Change);
+    [property: Id(4)] ScoreMove? Change,
+    [property: Id(5)] Guid Incarnation);
 
 /// <summary>A score change: old score, new score, band after.</summary>
 [GenerateSerializer, Immutable, Alias("csm.ScoreMove")]

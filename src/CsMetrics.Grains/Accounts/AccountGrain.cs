@@ -4,20 +4,28 @@ using CsMetrics.Scoring.Engine;
 using CsMetrics.Scoring.Model;
 using CsMetrics.Scoring.State;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CsMetrics.Grains.Accounts;
 
 /// <summary>
-/// One account: applies its events through <see cref="AccountEngine"/>, persists the result,
-/// re-scores on a timer so silence decays the score, and hands band crossings to its alert shard.
+/// One account: applies its events through <see cref="AccountEngine"/> in memory, checkpoints its
+/// state write-behind (on an interval, after many changes, on deactivation and when asked), re-scores
+/// on a timer so silence decays the score, and hands band crossings to its alert shard.
+/// Durability of acknowledged events comes from the event log that the ingest path writes first;
+/// the checkpoint only bounds how much of that log a restart must replay.
 /// </summary>
 public sealed partial class AccountGrain(
     [PersistentState("account", StorageNames.Default)] IPersistentState<AccountGrainState> persisted,
     ScoringModel model,
     TimeProvider time,
+    IOptions<AccountGrainOptions> options,
     ILogger<AccountGrain> logger) : Grain, IAccountGrain
 {
+    private readonly Guid _incarnation = Guid.NewGuid();
     private AccountState _state = new();
+    private int _unsaved;
+    private bool _dirty;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -26,17 +34,39 @@ public sealed partial class AccountGrain(
         {
             _state.Account = this.GetPrimaryKeyString();
         }
-        var period = TimeSpan.FromMinutes(model.Evaluation.ReevaluateMinutes);
-        this.RegisterGrainTimer(ReevaluateAsync, new GrainTimerCreationOptions(period, period) { Interleave = false, KeepAlive = false });
+        var evaluate = TimeSpan.FromMinutes(model.Evaluation.ReevaluateMinutes);
+        this.RegisterGrainTimer(ReevaluateAsync, new GrainTimerCreationOptions(evaluate, evaluate) { Interleave = false, KeepAlive = false });
+        var checkpoint = options.Value.CheckpointInterval;
+        this.RegisterGrainTimer(CheckpointIfDirtyAsync, new GrainTimerCreationOptions(checkpoint, checkpoint) { Interleave = false, KeepAlive = false });
         return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_dirty)
+        {
+            try
+            {
+                await CheckpointAsync();
+            }
+            catch (Exception e)
+            {
+                // The events stay in the event log; the ingest path sees the new incarnation and delivers them again.
+                LogCheckpointFailed(logger, _state.Account, e);
+            }
+        }
     }
 
     public async Task<AccountIngestResult> IngestAsync(EventBatch batch)
     {
         var result = AccountEngine.Apply(_state, batch.Events, model, time.GetUtcNow());
-        await CommitAsync(result, persist: result.Applied > 0 || result.Late > 0 || result.Change is not null);
+        await AfterChangeAsync(result, result.Applied + result.Late);
+        if (_unsaved >= options.Value.MaxUnsavedEvents)
+        {
+            await CheckpointAsync();
+        }
         var move = result.Change is { } c ? new ScoreMove(c.From, c.To, c.ToBand is { } b ? Bands.Name(b) : null) : null;
-        return new AccountIngestResult(_state.Account, result.Applied, result.Duplicates, result.Late, move);
+        return new AccountIngestResult(_state.Account, result.Applied, result.Duplicates, result.Late, move, _incarnation);
     }
 
     public async Task<AccountView?> GetAsync()
@@ -48,43 +78,63 @@ public sealed partial class AccountGrain(
             return null;
         }
         var result = AccountEngine.Reevaluate(_state, model, time.GetUtcNow());
-        await CommitAsync(result, persist: result.Change is not null);
+        await AfterChangeAsync(result, 0);
         return AccountViews.ToView(_state, result.Card, model, persisted.State.OpenAlerts);
+    }
+
+    public async Task<Guid> FlushAsync()
+    {
+        if (_dirty)
+        {
+            await CheckpointAsync();
+        }
+        return _incarnation;
     }
 
     private async Task ReevaluateAsync(CancellationToken cancellationToken)
     {
-        if (_state.IsEmpty)
+        if (!_state.IsEmpty)
+        {
+            await AfterChangeAsync(AccountEngine.Reevaluate(_state, model, time.GetUtcNow()), 0);
+        }
+    }
+
+    private async Task CheckpointIfDirtyAsync(CancellationToken cancellationToken)
+    {
+        if (!_dirty)
         {
             return;
         }
-        var result = AccountEngine.Reevaluate(_state, model, time.GetUtcNow());
-        await CommitAsync(result, persist: result.Change is not null);
+        try
+        {
+            await CheckpointAsync();
+        }
+        catch (Exception e)
+        {
+            // Stay dirty and try again on the next tick; the in-memory state is still the truth.
+            LogCheckpointFailed(logger, _state.Account, e);
+        }
     }
 
-    private async Task CommitAsync(ApplyResult result, bool persist)
+    private async Task AfterChangeAsync(ApplyResult result, int events)
     {
         if (result.Crossing is { } crossing)
         {
             await RaiseAlertAsync(crossing);
         }
-        if (!persist && result.Crossing is null)
+        if (events > 0 || result.Change is not null || result.Crossing is not null)
         {
-            return;
+            _dirty = true;
+            _unsaved += events;
         }
+    }
+
+    private async Task CheckpointAsync()
+    {
         persisted.State.Snapshot = AccountStateSerializer.Serialize(_state);
-        try
-        {
-            await persisted.WriteStateAsync();
-        }
-        catch (Exception e)
-        {
-            // The in-memory state is now ahead of storage: drop this activation so the next
-            // call starts again from what was stored, and let the caller retry.
-            LogPersistFailed(logger, _state.Account, e);
-            DeactivateOnIdle();
-            throw;
-        }
+        await persisted.WriteStateAsync();
+        _dirty = false;
+        _unsaved = 0;
     }
 
     private async Task RaiseAlertAsync(BandCrossing crossing)
@@ -116,6 +166,6 @@ public sealed partial class AccountGrain(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not persist account {Account}; the activation will be dropped and the caller must retry")]
-    private static partial void LogPersistFailed(ILogger logger, string account, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not checkpoint account {Account}; it stays in memory and the event log, and will try again")]
+    private static partial void LogCheckpointFailed(ILogger logger, string account, Exception exception);
 }

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using CsMetrics.Server.Durability;
 using Orleans.Runtime;
 
 namespace CsMetrics.Server.Health;
@@ -12,14 +13,25 @@ public static class HealthApi
         return app;
     }
 
-    /// <summary>Ready when this silo is an active member of its cluster.</summary>
-    internal static Results<Ok<HealthResponse>, JsonHttpResult<HealthResponse>> Ready(IClusterMembershipService membership, ILocalSiloDetails silo)
+    /// <summary>
+    /// Ready when this silo is an active member of its cluster, storage answers a real round trip,
+    /// and the event logs left from before have been replayed.
+    /// </summary>
+    internal static async Task<Results<Ok<HealthResponse>, JsonHttpResult<HealthResponse>>> Ready(
+        IClusterMembershipService membership, ILocalSiloDetails silo, DurableLog log, CancellationToken cancellationToken)
     {
         var status = membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
-        return status == SiloStatus.Active
-            ? TypedResults.Ok(new HealthResponse("ready", null))
-            : TypedResults.Json(new HealthResponse("not ready", $"cluster: this silo is {status}, not Active"), statusCode: StatusCodes.Status503ServiceUnavailable);
+        if (status != SiloStatus.Active)
+        {
+            return NotReady($"cluster: this silo is {status}, not Active");
+        }
+        return await log.CheckAsync(cancellationToken) is { } problem
+            ? NotReady(problem)
+            : TypedResults.Ok(new HealthResponse("ready", null));
     }
+
+    private static JsonHttpResult<HealthResponse> NotReady(string detail) =>
+        TypedResults.Json(new HealthResponse("not ready", detail), statusCode: StatusCodes.Status503ServiceUnavailable);
 }
 
 public sealed record HealthResponse(string Status, string? Detail);

@@ -22,14 +22,21 @@ public sealed class StorageOptions
 {
     public const string Section = "CsMetrics:Storage";
 
-    /// <summary><c>Memory</c>: nothing survives a restart (throwaway nodes, quick tries).</summary>
-    public string Provider { get; set; } = StorageProviders.Memory;
+    /// <summary>
+    /// <c>AzureTable</c>: grain state and the event log in Azure Table Storage (Azurite locally).
+    /// <c>Memory</c>: nothing survives a restart (throwaway nodes, quick tries).
+    /// </summary>
+    public string Provider { get; set; } = StorageProviders.AzureTable;
+
+    /// <summary>Settings of the Azure Table provider (section <c>CsMetrics:Storage:AzureTable</c>).</summary>
+    public CsMetrics.Storage.AzureTable.Hosting.AzureTableStorageOptions AzureTable { get; set; } = new();
 }
 
 public static class StorageProviders
 {
     public const string Memory = "Memory";
-    public static readonly IReadOnlyList<string> All = [Memory];
+    public const string AzureTable = "AzureTable";
+    public static readonly IReadOnlyList<string> All = [AzureTable, Memory];
 }
 
 /// <summary>The scoring model and event catalog files (section <c>CsMetrics:Model</c>).</summary>

@@ -1,4 +1,7 @@
 using CsMetrics.Grains;
+using CsMetrics.Grains.Accounts;
+using CsMetrics.Server.Durability;
+using CsMetrics.Storage.AzureTable.Hosting;
 using CsMetrics.Scoring.Catalog;
 using CsMetrics.Scoring.Model;
 using CsMetrics.Server.Ingest;
@@ -18,6 +21,8 @@ public static class HostingExtensions
         services.AddOptions<StorageOptions>().Bind(config.GetSection(StorageOptions.Section)).ValidateOnStart();
         services.AddOptions<ModelOptions>().Bind(config.GetSection(ModelOptions.Section)).ValidateOnStart();
         services.AddOptions<IngestOptions>().Bind(config.GetSection(IngestOptions.Section)).ValidateOnStart();
+        services.AddOptions<DurabilityOptions>().Bind(config.GetSection(DurabilityOptions.Section));
+        services.AddOptions<AccountGrainOptions>().Bind(config.GetSection(AccountGrainOptions.Section));
         services.AddSingleton<IValidateOptions<NodeOptions>, NodeOptionsValidator>();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
         services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
@@ -28,6 +33,8 @@ public static class HostingExtensions
         services.AddSingleton(sp => ScoringFiles.LoadCatalog(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
         services.AddSingleton(sp => new EventValidator(sp.GetRequiredService<EventCatalog>(), sp.GetRequiredService<ScoringModel>()));
         services.AddSingleton<EventIngestor>();
+        services.AddSingleton<DurableLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<DurableLog>());
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, Json.ApiJsonContext.Default));
 
@@ -45,6 +52,11 @@ public static class HostingExtensions
         if (string.Equals(storage.Provider, StorageProviders.Memory, StringComparison.OrdinalIgnoreCase))
         {
             silo.AddMemoryGrainStorage(StorageNames.Default);
+        }
+        else if (string.Equals(storage.Provider, StorageProviders.AzureTable, StringComparison.OrdinalIgnoreCase))
+        {
+            const string section = StorageOptions.Section + ":AzureTable";
+            silo.AddAzureTableGrainStorage(StorageNames.Default, o => o.Bind(config.GetSection(section)), section);
         }
     }
 }

@@ -41,10 +41,16 @@ internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
 
 internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
 {
-    public ValidateOptionsResult Validate(string? name, StorageOptions o) =>
-        StorageProviders.All.Contains(o.Provider, StringComparer.OrdinalIgnoreCase)
-            ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail($"{StorageOptions.Section}:Provider: expected one of {string.Join(", ", StorageProviders.All)}, got \"{o.Provider}\"");
+    public ValidateOptionsResult Validate(string? name, StorageOptions o)
+    {
+        if (!StorageProviders.All.Contains(o.Provider, StringComparer.OrdinalIgnoreCase))
+        {
+            return ValidateOptionsResult.Fail($"{StorageOptions.Section}:Provider: expected one of {string.Join(", ", StorageProviders.All)}, got \"{o.Provider}\"");
+        }
+        return string.Equals(o.Provider, StorageProviders.AzureTable, StringComparison.OrdinalIgnoreCase)
+            ? new CsMetrics.Storage.AzureTable.Hosting.AzureTableStorageOptionsValidator(StorageOptions.Section + ":AzureTable").Validate(name, o.AzureTable)
+            : ValidateOptionsResult.Success;
+    }
 }
 
 internal sealed class IngestOptionsValidator : IValidateOptions<IngestOptions>

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using CsMetrics.Contracts.Accounts;
+using CsMetrics.Server.Durability;
 using CsMetrics.Scoring.Catalog;
 using CsMetrics.Scoring.Events;
 
@@ -9,7 +9,7 @@ namespace CsMetrics.Server.Ingest;
 /// Validates a parsed batch against the catalog and sends each account its events in one
 /// grain call. Every event ends up accepted, a duplicate, or rejected with a reason.
 /// </summary>
-public sealed class EventIngestor(EventValidator validator, IGrainFactory grains, TimeProvider time)
+public sealed class EventIngestor(EventValidator validator, DurableLog log, TimeProvider time)
 {
     public async Task<IngestResponse> IngestAsync(IReadOnlyList<JsonElement> events)
     {
@@ -38,13 +38,7 @@ public sealed class EventIngestor(EventValidator validator, IGrainFactory grains
             list.Add(e);
         }
 
-        var calls = new Task<AccountIngestResult>[byAccount.Count];
-        var n = 0;
-        foreach (var (account, list) in byAccount)
-        {
-            calls[n++] = grains.GetGrain<IAccountGrain>(account).IngestAsync(new EventBatch([.. list]));
-        }
-        var results = await Task.WhenAll(calls);
+        var results = byAccount.Count == 0 ? [] : await log.AppendAndDeliverAsync(byAccount);
 
         int accepted = 0, late = 0;
         var changed = new List<ChangedAccount>();

@@ -1,3 +1,4 @@
+using CsMetrics.Storage.AzureTable.Log;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using CsMetrics.Server.Hosting;
@@ -42,7 +43,24 @@ public static class IngestApi
                 return Problem(StatusCodes.Status413PayloadTooLarge, "Too many events",
                     $"body: at most {limits.MaxEvents} events per request, got {batch.Events.Count}; split the batch");
             }
-            return TypedResults.Ok(await ingestor.IngestAsync(batch.Events));
+            try
+            {
+                return TypedResults.Ok(await ingestor.IngestAsync(batch.Events));
+            }
+            catch (LogUnavailableException)
+            {
+                request.HttpContext.Response.Headers.RetryAfter = "5";
+                return Problem(StatusCodes.Status503ServiceUnavailable, "Storage unavailable",
+                    "storage: the event log cannot be written, so nothing in this body was accepted; retry the same body later");
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException)
+            {
+                // The events are in the durable log (or nothing was acknowledged): a retry of the
+                // same body is safe, events already applied are counted as duplicates.
+                request.HttpContext.Response.Headers.RetryAfter = "1";
+                return Problem(StatusCodes.Status503ServiceUnavailable, "Temporarily unavailable",
+                    $"cluster: an account could not be updated ({e.GetType().Name}); retry the same body, nothing is counted twice");
+            }
         }
         finally
         {

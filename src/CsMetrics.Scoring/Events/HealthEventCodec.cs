@@ -1,0 +1,135 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
+namespace CsMetrics.Scoring.Events;
+
+/// <summary>
+/// A compact, versioned binary form of a list of events: what the durable event log stores.
+/// Layout: version byte, count (varint), then per event its fields as length-prefixed UTF-8
+/// strings, the family and actor bytes, the UTC ticks (8 bytes) and the property pairs.
+/// </summary>
+public static class HealthEventCodec
+{
+    private const byte Version = 1;
+
+    public static byte[] Encode(IReadOnlyList<HealthEvent> events)
+    {
+        var writer = new ArrayBufferWriter<byte>(events.Count * 96 + 8);
+        writer.GetSpan(1)[0] = Version;
+        writer.Advance(1);
+        WriteVarint(writer, (uint)events.Count);
+        foreach (var e in events)
+        {
+            WriteString(writer, e.Id);
+            WriteString(writer, e.Account);
+            WriteString(writer, e.Type);
+            var span = writer.GetSpan(10);
+            span[0] = (byte)e.Family;
+            span[1] = (byte)e.Actor;
+            BinaryPrimitives.WriteInt64LittleEndian(span[2..], e.Timestamp.UtcTicks);
+            writer.Advance(10);
+            WriteString(writer, e.User);
+            WriteVarint(writer, (uint)e.Properties.Count);
+            foreach (var (name, value) in e.Properties)
+            {
+                WriteString(writer, name);
+                WriteString(writer, value);
+            }
+        }
+        return writer.WrittenSpan.ToArray();
+    }
+
+    public static List<HealthEvent> Decode(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty || data[0] != Version)
+        {
+            throw new InvalidDataException($"Unknown event encoding version {(data.IsEmpty ? -1 : data[0])}");
+        }
+        var offset = 1;
+        var count = (int)ReadVarint(data, ref offset);
+        var events = new List<HealthEvent>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var id = ReadString(data, ref offset)!;
+            var account = ReadString(data, ref offset)!;
+            var type = ReadString(data, ref offset)!;
+            var family = (EventFamily)data[offset];
+            var actor = (Actor)data[offset + 1];
+            var ticks = BinaryPrimitives.ReadInt64LittleEndian(data[(offset + 2)..]);
+            offset += 10;
+            var user = ReadString(data, ref offset);
+            var propertyCount = (int)ReadVarint(data, ref offset);
+            IReadOnlyDictionary<string, string> properties = HealthEvent.NoProperties;
+            if (propertyCount > 0)
+            {
+                var dict = new Dictionary<string, string>(propertyCount, StringComparer.Ordinal);
+                for (var p = 0; p < propertyCount; p++)
+                {
+                    dict[ReadString(data, ref offset)!] = ReadString(data, ref offset)!;
+                }
+                properties = dict;
+            }
+            events.Add(new HealthEvent(id, account, type, family, new DateTimeOffset(ticks, TimeSpan.Zero), user, actor, properties));
+        }
+        return events;
+    }
+
+    private static void WriteString(ArrayBufferWriter<byte> writer, string? value)
+    {
+        if (value is null)
+        {
+            WriteVarint(writer, 0);
+            return;
+        }
+        var length = Encoding.UTF8.GetByteCount(value);
+        WriteVarint(writer, (uint)length + 1);
+        Encoding.UTF8.GetBytes(value, writer.GetSpan(length));
+        writer.Advance(length);
+    }
+
+    private static string? ReadString(ReadOnlySpan<byte> data, ref int offset)
+    {
+        var length = (int)ReadVarint(data, ref offset);
+        if (length == 0)
+        {
+            return null;
+        }
+        var value = Encoding.UTF8.GetString(data.Slice(offset, length - 1));
+        offset += length - 1;
+        return value;
+    }
+
+    private static void WriteVarint(ArrayBufferWriter<byte> writer, uint value)
+    {
+        var span = writer.GetSpan(5);
+        var n = 0;
+        while (value >= 0x80)
+        {
+            span[n++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+        span[n++] = (byte)value;
+        writer.Advance(n);
+    }
+
+    private static uint ReadVarint(ReadOnlySpan<byte> data, ref int offset)
+    {
+        uint value = 0;
+        var shift = 0;
+        while (true)
+        {
+            var b = data[offset++];
+            value |= (uint)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return value;
+            }
+            shift += 7;
+            if (shift > 28)
+            {
+                throw new InvalidDataException("Malformed varint in event encoding");
+            }
+        }
+    }
+}

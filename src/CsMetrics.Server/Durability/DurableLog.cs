@@ -1,0 +1,393 @@
+using CsMetrics.Contracts.Accounts;
+using CsMetrics.Scoring.Events;
+using CsMetrics.Server.Hosting;
+using CsMetrics.Storage.AzureTable.Log;
+using Microsoft.Extensions.Options;
+
+namespace CsMetrics.Server.Durability;
+
+/// <summary>
+/// The promise of <c>POST /v1/events</c>: a 2xx means the events are in a durable log. This
+/// service owns that log for the node: appends (group-committed), the bookkeeping of which
+/// accounts were fed which entries, truncation once those accounts have checkpointed, and the
+/// replay of every log left in storage when the node starts (its own from before a crash, or
+/// one of a node that died). Replay is idempotent: accounts drop event ids they already have.
+/// With the Memory provider there is nothing to make durable and the log is off.
+/// </summary>
+public sealed partial class DurableLog : BackgroundService
+{
+    private const int MaxEventsPerEntry = 2500;
+
+    private readonly Lazy<AzureTableEventLog>? _lazyLog;
+    private readonly IGrainFactory _grains;
+    private readonly TimeProvider _time;
+    private readonly DurabilityOptions _options;
+    private readonly ILogger<DurableLog> _logger;
+    private readonly Lock _gate = new();
+    private LogEpoch _current = new();
+    private LogEpoch? _retry;
+    private volatile bool _replayed;
+    private volatile string? _storageProblem = "not checked yet";
+
+    public DurableLog(IOptions<StorageOptions> storage, IOptions<NodeOptions> node, IOptions<DurabilityOptions> options, IGrainFactory grains, TimeProvider time, ILogger<DurableLog> logger)
+    {
+        _grains = grains;
+        _time = time;
+        _options = options.Value;
+        _logger = logger;
+        if (string.Equals(storage.Value.Provider, StorageProviders.AzureTable, StringComparison.OrdinalIgnoreCase))
+        {
+            var table = storage.Value.AzureTable;
+            // A fresh log per process start: a restarted node replays its old log like any other.
+            // Created on first use, after start-up validation has vetted the settings.
+            var serviceId = node.Value.ServiceId;
+            _lazyLog = new Lazy<AzureTableEventLog>(() => new AzureTableEventLog(table.ConnectionString!, _options.LogTableName, serviceId,
+                Guid.NewGuid().ToString("N"), table.RequestTimeout, logger));
+        }
+        else
+        {
+            _replayed = true;
+            _storageProblem = null;
+        }
+    }
+
+    private AzureTableEventLog? EventLog => _lazyLog?.Value;
+
+    public bool IsDurable => _lazyLog is not null;
+
+    /// <summary>Null when storage answered the last check and every log left from before has been replayed.</summary>
+    public string? NotReadyReason => _storageProblem ?? (_replayed ? null : "replaying the event log");
+
+    /// <summary>Checks storage for real (a round trip), for readiness.</summary>
+    public async Task<string?> CheckAsync(CancellationToken cancellationToken)
+    {
+        if (EventLog is null)
+        {
+            return null;
+        }
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            await EventLog.PingAsync(timeout.Token);
+            _storageProblem = null;
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            _storageProblem = $"storage: the event log table cannot be reached ({e.GetType().Name})";
+        }
+        return NotReadyReason;
+    }
+
+    /// <summary>
+    /// Makes a request's accepted events durable, then delivers them: one grain call per account.
+    /// Throws <see cref="LogUnavailableException"/> when the log cannot be written (nothing was acknowledged).
+    /// </summary>
+    public async Task<AccountIngestResult[]> AppendAndDeliverAsync(Dictionary<string, List<HealthEvent>> byAccount)
+    {
+        if (EventLog is null)
+        {
+            return await DeliverAsync(byAccount, epoch: null);
+        }
+        var epoch = Enter();
+        try
+        {
+            var entries = Encode(byAccount);
+            var sequences = await Task.WhenAll(entries.Select(e => EventLog.AppendAsync(e)));
+            epoch.AddSequences(EventLog.LogId, sequences);
+            return await DeliverAsync(byAccount, epoch);
+        }
+        finally
+        {
+            epoch.Leave();
+        }
+    }
+
+    private LogEpoch Enter()
+    {
+        while (true)
+        {
+            var epoch = _current;
+            if (epoch.TryEnter())
+            {
+                return epoch;
+            }
+            Thread.Yield();
+        }
+    }
+
+    private async Task<AccountIngestResult[]> DeliverAsync(Dictionary<string, List<HealthEvent>> byAccount, LogEpoch? epoch)
+    {
+        var calls = byAccount.Select(async pair =>
+        {
+            try
+            {
+                var result = await _grains.GetGrain<IAccountGrain>(pair.Key).IngestAsync(new EventBatch([.. pair.Value]));
+                epoch?.Delivered(pair.Key, result.Incarnation);
+                return result;
+            }
+            catch
+            {
+                // Durable but not applied: truncation delivers it again before forgetting it.
+                epoch?.Failed(pair.Key);
+                throw;
+            }
+        });
+        return await Task.WhenAll(calls);
+    }
+
+    private static List<byte[]> Encode(Dictionary<string, List<HealthEvent>> byAccount)
+    {
+        var all = byAccount.Values.SelectMany(v => v).ToList();
+        var entries = new List<byte[]>();
+        foreach (var chunk in all.Chunk(MaxEventsPerEntry))
+        {
+            entries.Add(HealthEventCodec.Encode(chunk));
+        }
+        return entries;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (EventLog is null)
+        {
+            return;
+        }
+        await WaitForStorageAsync(stoppingToken);
+        await ReplayAsync(stoppingToken);
+        using var timer = new PeriodicTimer(_options.TruncateInterval);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            await TruncateAsync(stoppingToken);
+        }
+    }
+
+    private async Task WaitForStorageAsync(CancellationToken stoppingToken)
+    {
+        var logged = false;
+        while (true)
+        {
+            try
+            {
+                await EventLog!.CreateIfNotExistsAsync(stoppingToken);
+                _storageProblem = null;
+                return;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                _storageProblem = $"storage: the event log table cannot be reached ({e.GetType().Name})";
+                if (!logged)
+                {
+                    LogStorageUnreachable(_logger, _options.LogTableName, e.Message);
+                    logged = true;
+                }
+                await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>Feeds every entry left in storage back to its accounts, then truncates what they checkpointed.</summary>
+    private async Task ReplayAsync(CancellationToken stoppingToken)
+    {
+        var started = _time.GetTimestamp();
+        var replay = new LogEpoch();
+        long entries = 0, events = 0;
+        var window = new List<LogEntry>(_options.ReplayWindowEntries);
+        while (true)
+        {
+            try
+            {
+                await foreach (var entry in EventLog!.ReadAllAsync(stoppingToken))
+                {
+                    window.Add(entry);
+                    if (window.Count >= _options.ReplayWindowEntries)
+                    {
+                        events += await ReplayWindowAsync(window, replay, stoppingToken);
+                        entries += window.Count;
+                        window.Clear();
+                    }
+                }
+                events += await ReplayWindowAsync(window, replay, stoppingToken);
+                entries += window.Count;
+                window.Clear();
+                break;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                // Replay again from the start: accounts skip what they already have.
+                LogReplayFailed(_logger, e.Message);
+                window.Clear();
+                await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
+            }
+        }
+        _replayed = true;
+        var seconds = _time.GetElapsedTime(started).TotalSeconds;
+        LogReplayed(_logger, entries, events, replay.Accounts.Count, seconds);
+        if (!replay.IsEmpty)
+        {
+            await replay.SealAsync();
+            if (!await TryTruncateAsync(replay, stoppingToken))
+            {
+                lock (_gate)
+                {
+                    _retry = replay;
+                }
+            }
+        }
+    }
+
+    private async Task<int> ReplayWindowAsync(List<LogEntry> window, LogEpoch replay, CancellationToken stoppingToken)
+    {
+        if (window.Count == 0)
+        {
+            return 0;
+        }
+        var byAccount = new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal);
+        var count = 0;
+        foreach (var entry in window)
+        {
+            foreach (var e in HealthEventCodec.Decode(entry.Payload.Span))
+            {
+                if (!byAccount.TryGetValue(e.Account, out var list))
+                {
+                    byAccount[e.Account] = list = [];
+                }
+                list.Add(e);
+                count++;
+            }
+        }
+        await Parallel.ForEachAsync(byAccount, new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = stoppingToken }, async (pair, _) =>
+        {
+            foreach (var chunk in pair.Value.Chunk(5000))
+            {
+                var result = await _grains.GetGrain<IAccountGrain>(pair.Key).IngestAsync(new EventBatch(chunk));
+                replay.Delivered(pair.Key, result.Incarnation);
+            }
+        });
+        foreach (var group in window.GroupBy(e => e.LogId))
+        {
+            replay.AddSequences(group.Key, group.Select(e => e.Sequence));
+        }
+        return count;
+    }
+
+    /// <summary>Seals the current epoch; once its accounts have checkpointed, deletes its entries.</summary>
+    internal async Task TruncateAsync(CancellationToken stoppingToken)
+    {
+        LogEpoch sealedEpoch;
+        lock (_gate)
+        {
+            sealedEpoch = _current;
+            _current = new LogEpoch();
+        }
+        await sealedEpoch.SealAsync();
+        LogEpoch? retry;
+        lock (_gate)
+        {
+            retry = _retry;
+            _retry = null;
+        }
+        if (retry is not null)
+        {
+            sealedEpoch.Absorb(retry);
+        }
+        if (sealedEpoch.IsEmpty)
+        {
+            return;
+        }
+        if (!await TryTruncateAsync(sealedEpoch, stoppingToken))
+        {
+            lock (_gate)
+            {
+                _retry = sealedEpoch;
+            }
+        }
+    }
+
+    private async Task<bool> TryTruncateAsync(LogEpoch epoch, CancellationToken stoppingToken)
+    {
+        try
+        {
+            Dictionary<string, List<HealthEvent>>? redeliver = null;
+            var redeliverGate = new SemaphoreSlim(1, 1);
+            await Parallel.ForEachAsync(epoch.Accounts, new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = stoppingToken }, async (pair, ct) =>
+            {
+                var grain = _grains.GetGrain<IAccountGrain>(pair.Key);
+                var incarnation = await grain.FlushAsync();
+                if (!pair.Value.Suspect && incarnation == pair.Value.Incarnation)
+                {
+                    return;
+                }
+                // This account may have lost events with an incarnation: feed it this epoch's again.
+                await redeliverGate.WaitAsync(ct);
+                try
+                {
+                    redeliver ??= await LoadAsync(epoch, ct);
+                }
+                finally
+                {
+                    redeliverGate.Release();
+                }
+                if (redeliver.TryGetValue(pair.Key, out var events))
+                {
+                    foreach (var chunk in events.Chunk(5000))
+                    {
+                        await grain.IngestAsync(new EventBatch(chunk));
+                    }
+                    await grain.FlushAsync();
+                }
+            });
+            foreach (var (logId, sequences) in epoch.Sequences)
+            {
+                await EventLog!.DeleteAsync(logId, sequences, stoppingToken);
+            }
+            return true;
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogTruncateFailed(_logger, epoch.Accounts.Count, e.Message);
+            return false;
+        }
+    }
+
+    private async Task<Dictionary<string, List<HealthEvent>>> LoadAsync(LogEpoch epoch, CancellationToken cancellationToken)
+    {
+        var byAccount = new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal);
+        foreach (var (logId, sequences) in epoch.Sequences)
+        {
+            foreach (var entry in await EventLog!.ReadAsync(logId, sequences, cancellationToken))
+            {
+                foreach (var e in HealthEventCodec.Decode(entry.Payload.Span))
+                {
+                    if (!byAccount.TryGetValue(e.Account, out var list))
+                    {
+                        byAccount[e.Account] = list = [];
+                    }
+                    list.Add(e);
+                }
+            }
+        }
+        return byAccount;
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        if (_lazyLog is { IsValueCreated: true })
+        {
+            await _lazyLog.Value.DisposeAsync();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot reach Azure Table storage for the event log (table {Table}): {Reason}. Not ready; POST /v1/events answers 503 until storage answers")]
+    private static partial void LogStorageUnreachable(ILogger logger, string table, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replayed {Entries} log entries ({Events} events, {Accounts} accounts) in {Seconds:F1} s")]
+    private static partial void LogReplayed(ILogger logger, long entries, long events, int accounts, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replay of the event log failed, starting over: {Reason}")]
+    private static partial void LogReplayFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not truncate the event log ({Accounts} accounts); will try again: {Reason}")]
+    private static partial void LogTruncateFailed(ILogger logger, int accounts, string reason);
+}

@@ -1,0 +1,217 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Azure;
+using Azure.Data.Tables;
+using Microsoft.Extensions.Logging;
+
+namespace CsMetrics.Storage.AzureTable.Log;
+
+/// <summary>One entry of the log: which log, its sequence number, the payload.</summary>
+public sealed record LogEntry(string LogId, long Sequence, ReadOnlyMemory<byte> Payload);
+
+/// <summary>
+/// A write-ahead log in Azure Table Storage. Each node appends to its own log (a partition
+/// <c>{ServiceId}_log_{LogId}</c>, one entity per appended payload, RowKey the zero-padded
+/// sequence number). Concurrent appends are group-committed: whatever is waiting when the
+/// previous write finishes goes out as one entity-group transaction (up to 100 entities, 3.5 MB),
+/// and every caller in it is answered when that single transaction is durable.
+/// Any node can read every log of the service, so a log whose node died is replayed by another.
+/// </summary>
+public sealed partial class AzureTableEventLog : IAsyncDisposable
+{
+    private const int MaxEntitiesPerTransaction = 100;
+    private const int MaxBytesPerTransaction = 3_500_000;
+    private const int MaxPayloadBytes = 15 * 64 * 1024;
+    private const string SizeProperty = "Bytes";
+
+    private readonly TableClient _table;
+    private readonly string _serviceId;
+    private readonly ILogger _logger;
+    private readonly Channel<PendingAppend> _pending = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+    private long _nextSequence;
+
+    public AzureTableEventLog(string connectionString, string tableName, string serviceId, string logId, TimeSpan requestTimeout, ILogger logger)
+    {
+        var clientOptions = new TableClientOptions();
+        clientOptions.Retry.NetworkTimeout = requestTimeout;
+        clientOptions.Retry.MaxRetries = 1;
+        _table = new TableServiceClient(connectionString, clientOptions).GetTableClient(tableName);
+        _serviceId = serviceId;
+        LogId = logId;
+        _logger = logger;
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>This node's log.</summary>
+    public string LogId { get; }
+
+    private string PartitionPrefix => $"{TableKeysPrefix(_serviceId)}_log_";
+
+    private string Partition(string logId) => PartitionPrefix + logId;
+
+    public Task CreateIfNotExistsAsync(CancellationToken cancellationToken) => _table.CreateIfNotExistsAsync(cancellationToken);
+
+    /// <summary>A cheap round trip that proves the log table can be reached.</summary>
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await foreach (var _ in _table.QueryAsync<TableEntity>(e => e.PartitionKey == "~ping", maxPerPage: 1, select: ["PartitionKey"], cancellationToken: cancellationToken))
+        {
+            break;
+        }
+    }
+
+    /// <summary>Appends one payload; completes once it is durable. Returns its sequence number.</summary>
+    public Task<long> AppendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        if (payload.Length > MaxPayloadBytes)
+        {
+            throw new ArgumentException($"A log entry holds at most {MaxPayloadBytes} bytes, got {payload.Length}", nameof(payload));
+        }
+        var pending = new PendingAppend(payload, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
+        ObjectDisposedException.ThrowIf(!_pending.Writer.TryWrite(pending), this);
+        return pending.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var group = new List<PendingAppend>(MaxEntitiesPerTransaction);
+        var reader = _pending.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            group.Clear();
+            var bytes = 0;
+            while (group.Count < MaxEntitiesPerTransaction && bytes < MaxBytesPerTransaction && reader.TryPeek(out var next)
+                   && (group.Count == 0 || bytes + next.Payload.Length <= MaxBytesPerTransaction))
+            {
+                reader.TryRead(out next);
+                group.Add(next!);
+                bytes += next!.Payload.Length;
+            }
+            // Sequence numbers are never reused, even when a write fails: a timed-out write may
+            // still have landed, and a later one must not collide with it.
+            var first = _nextSequence;
+            _nextSequence += group.Count;
+            try
+            {
+                var actions = new List<TableTransactionAction>(group.Count);
+                for (var i = 0; i < group.Count; i++)
+                {
+                    actions.Add(new TableTransactionAction(TableTransactionActionType.Add, ToEntity(Partition(LogId), first + i, group[i].Payload)));
+                }
+                await _table.SubmitTransactionAsync(actions);
+                for (var i = 0; i < group.Count; i++)
+                {
+                    group[i].Done.TrySetResult(first + i);
+                }
+            }
+            catch (Exception e)
+            {
+                LogAppendFailed(_logger, group.Count, e.Message);
+                foreach (var p in group)
+                {
+                    p.Done.TrySetException(new LogUnavailableException("The event log could not be written", e));
+                }
+            }
+        }
+    }
+
+    /// <summary>Every entry of every log of this service, in (log, sequence) order.</summary>
+    public async IAsyncEnumerable<LogEntry> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var prefix = PartitionPrefix;
+        var end = prefix[..^1] + (char)(prefix[^1] + 1);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {prefix} and PartitionKey lt {end}");
+        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, maxPerPage: 100, cancellationToken: cancellationToken))
+        {
+            yield return FromEntity(entity, prefix);
+        }
+    }
+
+    /// <summary>Specific entries of one log (missing ones are skipped: already truncated).</summary>
+    public async Task<List<LogEntry>> ReadAsync(string logId, IEnumerable<long> sequences, CancellationToken cancellationToken = default)
+    {
+        var result = new List<LogEntry>();
+        foreach (var sequence in sequences)
+        {
+            var response = await _table.GetEntityIfExistsAsync<TableEntity>(Partition(logId), RowKey(sequence), cancellationToken: cancellationToken);
+            if (response.HasValue && response.Value is { } entity)
+            {
+                result.Add(FromEntity(entity, PartitionPrefix));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Deletes entries whose events every account has checkpointed; missing entries are fine.</summary>
+    public async Task DeleteAsync(string logId, IReadOnlyCollection<long> sequences, CancellationToken cancellationToken = default)
+    {
+        foreach (var chunk in sequences.Order().Chunk(MaxEntitiesPerTransaction))
+        {
+            var actions = chunk.Select(s => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(Partition(logId), RowKey(s)) { ETag = ETag.All })).ToList();
+            try
+            {
+                await _table.SubmitTransactionAsync(actions, cancellationToken);
+            }
+            catch (TableTransactionFailedException e) when (e.Status == 404)
+            {
+                // Some were deleted already (another node replayed and truncated them): one by one.
+                foreach (var s in chunk)
+                {
+                    try
+                    {
+                        await _table.DeleteEntityAsync(Partition(logId), RowKey(s), ETag.All, cancellationToken);
+                    }
+                    catch (RequestFailedException inner) when (inner.Status == 404)
+                    {
+                    }
+                }
+            }
+        }
+    }
+
+    private static TableEntity ToEntity(string partition, long sequence, ReadOnlyMemory<byte> payload)
+    {
+        var entity = new TableEntity(partition, RowKey(sequence)) { [SizeProperty] = payload.Length };
+        var index = 0;
+        for (var offset = 0; offset < payload.Length || index == 0; offset += 64 * 1024, index++)
+        {
+            entity["D" + index.ToString(CultureInfo.InvariantCulture)] = payload.Slice(offset, Math.Min(64 * 1024, payload.Length - offset)).ToArray();
+        }
+        return entity;
+    }
+
+    private static LogEntry FromEntity(TableEntity entity, string prefix)
+    {
+        var size = entity.GetInt32(SizeProperty) ?? 0;
+        var buffer = new byte[size];
+        var offset = 0;
+        for (var index = 0; offset < size; index++)
+        {
+            var chunk = entity.GetBinary("D" + index.ToString(CultureInfo.InvariantCulture))
+                ?? throw new InvalidDataException($"Log entry {entity.PartitionKey}/{entity.RowKey} is missing chunk {index}");
+            chunk.CopyTo(buffer.AsSpan(offset));
+            offset += chunk.Length;
+        }
+        return new LogEntry(entity.PartitionKey[prefix.Length..], long.Parse(entity.RowKey, CultureInfo.InvariantCulture), buffer);
+    }
+
+    private static string RowKey(long sequence) => sequence.ToString("D19", CultureInfo.InvariantCulture);
+
+    private static string TableKeysPrefix(string serviceId) => Storage.TableKeys.Escape(serviceId);
+
+    public async ValueTask DisposeAsync()
+    {
+        _pending.Writer.TryComplete();
+        await _writer;
+    }
+
+    private sealed record PendingAppend(ReadOnlyMemory<byte> Payload, TaskCompletionSource<long> Done);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not append {Count} batches to the event log: {Reason}; those requests were answered 503")]
+    private static partial void LogAppendFailed(ILogger logger, int count, string reason);
+}
+
+/// <summary>The durable log cannot be written: the request must not be acknowledged.</summary>
+public sealed class LogUnavailableException(string message, Exception inner) : Exception(message, inner);
