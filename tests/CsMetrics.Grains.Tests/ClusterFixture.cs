@@ -32,7 +32,22 @@ public sealed class ClusterFixture : IAsyncLifetime
         await Cluster.DeployAsync();
     }
 
-    public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        // Shutdown waits on the silo's clock; keep the fake one moving so it does not stall.
+        using var stop = new CancellationTokenSource();
+        var ticking = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                Time.Advance(TimeSpan.FromSeconds(1));
+                await Task.Delay(10, CancellationToken.None);
+            }
+        }, CancellationToken.None);
+        await Cluster.DisposeAsync();
+        await stop.CancelAsync();
+        await ticking;
+    }
 }
 
 [CollectionDefinition(Name)]

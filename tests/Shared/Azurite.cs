@@ -6,7 +6,7 @@ namespace CsMetrics.Testing;
 /// A real Azurite for tests: the one named by CSMETRICS_AZURITE_CONNECTION (deploy/test.sh starts
 /// one for the whole run), else one started here through deploy/azurite.sh and stopped afterwards.
 /// </summary>
-public sealed class Azurite : IAsyncLifetime
+public sealed partial class Azurite
 {
     public const string ConnectionVariable = "CSMETRICS_AZURITE_CONNECTION";
 

@@ -9,9 +9,12 @@ public static class AlertRules
 {
     public static (string Type, string Severity)? TypeOf(BandCrossing crossing) => (crossing.From, crossing.To) switch
     {
+        // An account's first score is where it starts, not a crossing: no alert storm when a
+        // product starts sending events for accounts that have little data yet.
+        (null, _) => null,
         (_, Band.Red) => (AlertTypes.EnteredRed, AlertTypes.Critical),
         (Band.Green, Band.Yellow) => (AlertTypes.EnteredYellow, AlertTypes.Warning),
         ({ } from, var to) when to > from => (AlertTypes.Recovered, AlertTypes.Informational),
-        _ => null, // first score green or yellow: nothing crossed
+        _ => null,
     };
 }

@@ -1,15 +1,33 @@
 using System.Globalization;
 using CsMetrics.Contracts.Alerts;
+using Microsoft.Extensions.Logging;
 
 namespace CsMetrics.Grains.Alerts;
 
-/// <summary>One alert shard: numbers and keeps the recent alerts of the accounts hashed to it.</summary>
-public sealed class AlertGrain(
-    [PersistentState("alerts", StorageNames.Default)] IPersistentState<AlertShardState> state) : Grain, IAlertGrain
+/// <summary>
+/// One alert shard: numbers and keeps the recent alerts of the accounts hashed to it. The list is
+/// saved write-behind (once a second while it changes, and on deactivation): rewriting the whole
+/// list for every alert made the shard the bottleneck of ingest when many accounts moved at once.
+/// </summary>
+public sealed partial class AlertGrain(
+    [PersistentState("alerts", StorageNames.Default)] IPersistentState<AlertShardState> state,
+    ILogger<AlertGrain> logger) : Grain, IAlertGrain
 {
     public const int MaxRecent = 1000;
+    private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(1);
 
-    public async Task<Alert> RaiseAsync(AlertDraft draft)
+    private bool _dirty;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        this.RegisterGrainTimer(SaveIfDirtyAsync, new GrainTimerCreationOptions(SaveInterval, SaveInterval) { Interleave = false, KeepAlive = false });
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
+        SaveIfDirtyAsync(cancellationToken);
+
+    public Task<Alert> RaiseAsync(AlertDraft draft)
     {
         var shard = this.GetPrimaryKeyLong();
         var sequence = state.State.Sequence + 1;
@@ -25,8 +43,8 @@ public sealed class AlertGrain(
         {
             state.State.Recent.RemoveRange(0, state.State.Recent.Count - MaxRecent);
         }
-        await state.WriteStateAsync();
-        return alert;
+        _dirty = true;
+        return Task.FromResult(alert);
     }
 
     public Task<Alert[]> RecentAsync(int limit)
@@ -40,4 +58,25 @@ public sealed class AlertGrain(
         }
         return Task.FromResult(result);
     }
+
+    private async Task SaveIfDirtyAsync(CancellationToken cancellationToken)
+    {
+        if (!_dirty)
+        {
+            return;
+        }
+        try
+        {
+            _dirty = false;
+            await state.WriteStateAsync(cancellationToken);
+        }
+        catch (Exception e)
+        {
+            _dirty = true;
+            LogSaveFailed(logger, this.GetPrimaryKeyLong(), e);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not save alert shard {Shard}; will try again")]
+    private static partial void LogSaveFailed(ILogger logger, long shard, Exception exception);
 }

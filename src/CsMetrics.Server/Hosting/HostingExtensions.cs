@@ -48,6 +48,9 @@ public static class HostingExtensions
         var primary = node.PrimarySiloPort is { } port ? new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port) : null;
         silo.UseLocalhostClustering(node.SiloPort, node.GatewayPort, primary, node.ServiceId, node.ClusterId);
 
+        // Orleans' own binary format for stored state: compact and fast (the default is Newtonsoft JSON).
+        silo.Services.AddSingleton<Orleans.Storage.IGrainStorageSerializer, Orleans.Storage.OrleansGrainStorageSerializer>();
+
         var storage = config.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
         if (string.Equals(storage.Provider, StorageProviders.Memory, StringComparison.OrdinalIgnoreCase))
         {
