@@ -77,9 +77,9 @@ public sealed partial class AccountGrain(
             DeactivateOnIdle();
             return null;
         }
-        var result = AccountEngine.Reevaluate(_state, model, time.GetUtcNow());
-        await AfterChangeAsync(result, 0);
-        return AccountViews.ToView(_state, result.Card, model, persisted.State.OpenAlerts);
+        var now = time.GetUtcNow();
+        await AfterChangeAsync(AccountEngine.Reevaluate(_state, model, now), 0);
+        return AccountViews.ToView(_state, HealthScorer.Score(_state, model, now, explain: true), model, persisted.State.OpenAlerts);
     }
 
     public async Task<Guid> FlushAsync()

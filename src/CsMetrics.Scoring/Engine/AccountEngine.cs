@@ -55,9 +55,8 @@ public static class AccountEngine
         state.Dedup.Prune(graceStart, model.Ingest.DedupMaxIds);
         EventApplier.Prune(state, model, now);
 
-        var card = HealthScorer.Score(state, model, now);
-        var cause = appliedEvents.Count == 0 ? TimePassedCause : CauseOf(appliedEvents, card, state.Evaluation);
-        var (change, crossing) = Record(state, card, model, now, cause);
+        var card = HealthScorer.Score(state, model, now, explain: false);
+        var (change, crossing) = Record(state, card, model, now, appliedEvents);
         return new ApplyResult(appliedEvents.Count, duplicates, late, card, change, crossing);
     }
 
@@ -66,35 +65,50 @@ public static class AccountEngine
     {
         EventApplier.Prune(state, model, now);
         state.Dedup.Prune(now.AddHours(-model.Ingest.GraceHours), model.Ingest.DedupMaxIds);
-        var card = HealthScorer.Score(state, model, now);
-        var (change, crossing) = Record(state, card, model, now, TimePassedCause);
+        var card = HealthScorer.Score(state, model, now, explain: false);
+        var (change, crossing) = Record(state, card, model, now, applied: null);
         return new ApplyResult(0, 0, 0, card, change, crossing);
     }
 
-    private static (ScoreChange?, BandCrossing?) Record(AccountState state, ScoreCard card, ScoringModel model, DateTimeOffset now, string cause)
+    private static (ScoreChange?, BandCrossing?) Record(AccountState state, ScoreCard card, ScoringModel model, DateTimeOffset now, List<HealthEvent>? applied)
     {
         var eval = state.Evaluation;
         var before = eval.Score;
         var beforeBand = eval.Band;
         var band = card.Score is { } score ? Bands.Next(beforeBand, score, model.Bands) : (Band?)null;
-
-        var contributions = card.Components.Where(c => !c.NoData).ToDictionary(c => c.Name, c => c.Contribution);
-        var drivers = new Dictionary<string, double>();
-        foreach (var name in contributions.Keys.Union(eval.Contributions.Keys))
-        {
-            var delta = HealthScorer.Round(contributions.GetValueOrDefault(name) - eval.Contributions.GetValueOrDefault(name));
-            if (delta != 0)
-            {
-                drivers[name] = delta;
-            }
-        }
-
         eval.ScoredAt = now;
-        eval.Contributions = contributions;
         if (before == card.Score && beforeBand == band)
         {
+            // Contributions can only differ below the rounding of the score: keep them current.
+            foreach (var c in card.Components)
+            {
+                if (!c.NoData)
+                {
+                    eval.Contributions[c.Name] = c.Contribution;
+                }
+            }
             return (null, null);
         }
+
+        // Only a real change pays for its explanation.
+        var cause = applied is { Count: > 0 } ? CauseOf(applied, card, eval) : TimePassedCause;
+        var contributions = new Dictionary<string, double>(5);
+        var drivers = new Dictionary<string, double>(5);
+        foreach (var c in card.Components)
+        {
+            var previous = eval.Contributions.GetValueOrDefault(c.Name);
+            var current = c.NoData ? 0 : c.Contribution;
+            if (!c.NoData)
+            {
+                contributions[c.Name] = current;
+            }
+            var delta = HealthScorer.Round(current - previous);
+            if (delta != 0)
+            {
+                drivers[c.Name] = delta;
+            }
+        }
+        eval.Contributions = contributions;
 
         eval.Score = card.Score;
         eval.Band = band;

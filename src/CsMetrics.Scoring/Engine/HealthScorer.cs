@@ -11,15 +11,17 @@ public static class HealthScorer
 {
     private const double HoursPerDay = 24;
 
-    public static ScoreCard Score(AccountState state, ScoringModel model, DateTimeOffset now)
+    /// <param name="explain">Build each sub-metric's <see cref="MetricScore.Detail"/> sentence; the hot
+    /// path (scoring on every event) leaves them empty, views ask for them.</param>
+    public static ScoreCard Score(AccountState state, ScoringModel model, DateTimeOffset now, bool explain = true)
     {
         var raw = new (Component Component, double? Score, IReadOnlyList<MetricScore> Metrics)[]
         {
-            Usage(state, model, now),
-            Support(state, model, now),
-            Sentiment(state, model, now),
-            Outcomes(state, model, now),
-            Billing(state, model, now),
+            Usage(state, model, now, explain),
+            Support(state, model, now, explain),
+            Sentiment(state, model, now, explain),
+            Outcomes(state, model, now, explain),
+            Billing(state, model, now, explain),
         };
 
         // A component with no data is left out and its weight spread over the others.
@@ -37,7 +39,7 @@ public static class HealthScorer
         return new ScoreCard(total, total is { } t ? Bands.Plain(t, model.Bands) : null, components, now);
     }
 
-    internal static (Component, double?, IReadOnlyList<MetricScore>) Usage(AccountState state, ScoringModel model, DateTimeOffset now)
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Usage(AccountState state, ScoringModel model, DateTimeOffset now, bool explain)
     {
         var u = model.Usage;
         var usage = state.Usage;
@@ -83,23 +85,23 @@ public static class HealthScorer
         var metrics = new List<MetricScore>
         {
             new("activeDays", activeDays, Ratio(weightedActive, expectedWeighted), u.SubWeights["activeDays"],
-                $"{activeDays} active days in {observedDays} (last {u.RecentDays} count x{u.RecentWeight}); {cadence} per {u.WindowDays} expected for segment {state.Profile.Segment?.Value ?? "default"}"),
+                explain ? $"{activeDays} active days in {observedDays} (last {u.RecentDays} count x{u.RecentWeight}); {cadence} per {u.WindowDays} expected for segment {state.Profile.Segment?.Value ?? "default"}" : ""),
             new("breadth", breadth, Ratio(breadth, expectedBreadth), u.SubWeights["breadth"],
-                $"{breadth} of {expectedBreadth} expected key features used in {observedDays} days"),
+                explain ? $"{breadth} of {expectedBreadth} expected key features used in {observedDays} days" : ""),
             new("workflows", workflows, Ratio(workflows, expectedWorkflows), u.SubWeights["workflows"],
-                $"{workflows} workflows completed in {observedDays} days, {Round(expectedWorkflows)} expected"),
+                explain ? $"{workflows} workflows completed in {observedDays} days, {Round(expectedWorkflows)} expected" : ""),
             new("recentActivity", recentActive, Ratio(recentActive, expectedRecent), u.SubWeights["recentActivity"],
-                $"{recentActive} active days in the last {u.RecentDays}, {Round(expectedRecent)} expected"),
+                explain ? $"{recentActive} active days in the last {u.RecentDays}, {Round(expectedRecent)} expected" : ""),
             // Reported, weight 0: the trend enters the score through the recent-day weighting
             // above, which keeps the score monotone (more activity never lowers it).
             new("trend", trend is { } tr ? Round(tr * 100) : null, null, 0,
-                trend is { } t ? $"last {u.RecentDays} days {(t >= 0 ? "+" : "")}{Round(t * 100)}% vs the {olderDays} days before" : "no activity in the earlier weeks to compare with"),
+                !explain ? "" : trend is { } t ? $"last {u.RecentDays} days {(t >= 0 ? "+" : "")}{Round(t * 100)}% vs the {olderDays} days before" : "no activity in the earlier weeks to compare with"),
             new("daysSinceLastUse", Round((now - usage.LastHumanAt!.Value).TotalDays), null, 0, "days since the last human usage event"),
         };
         return (Component.Usage, Combine(metrics), metrics);
     }
 
-    internal static (Component, double?, IReadOnlyList<MetricScore>) Support(AccountState state, ScoringModel model, DateTimeOffset now)
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Support(AccountState state, ScoringModel model, DateTimeOffset now, bool explain)
     {
         var s = model.Support;
         var support = state.Support;
@@ -137,20 +139,20 @@ public static class HealthScorer
         var metrics = new List<MetricScore>
         {
             new("openTickets", open, 100 * Math.Max(0, 1 - openLoad / s.OpenLoadForZero), s.SubWeights["openTickets"],
-                $"{open} open tickets, load {Round(openLoad)} (priority-weighted, +1 if escalated); {s.OpenLoadForZero} scores 0"),
+                explain ? $"{open} open tickets, load {Round(openLoad)} (priority-weighted, +1 if escalated); {s.OpenLoadForZero} scores 0" : ""),
             new("escalations", escalations, 100 * Math.Max(0, 1 - escalations / s.EscalationsForZero), s.SubWeights["escalations"],
-                $"{escalations} escalations in {s.EscalationWindowDays} days; {s.EscalationsForZero} score 0"),
+                explain ? $"{escalations} escalations in {s.EscalationWindowDays} days; {s.EscalationsForZero} score 0" : ""),
             new("resolutionTime", meanResolution is { } m ? Round(m) : null,
                 meanResolution is { } h ? 100 * Clamp01(1 - (h - s.ResolutionTargetHours) / (s.ResolutionWorstHours - s.ResolutionTargetHours)) : null,
                 s.SubWeights["resolutionTime"],
-                meanResolution is null ? $"no ticket resolved in {s.ResolutionWindowDays} days" : $"mean {Round(meanResolution.Value)} h over {resolved} tickets; target {s.ResolutionTargetHours} h, {s.ResolutionWorstHours} h scores 0"),
+                !explain ? "" : meanResolution is null ? $"no ticket resolved in {s.ResolutionWindowDays} days" : $"mean {Round(meanResolution.Value)} h over {resolved} tickets; target {s.ResolutionTargetHours} h, {s.ResolutionWorstHours} h scores 0"),
             new("ageing", ageing, 100 * Math.Max(0, 1 - ageing / s.AgeingForZero), s.SubWeights["ageing"],
-                $"{ageing} tickets open longer than {s.AgeingDays} days; {s.AgeingForZero} score 0"),
+                explain ? $"{ageing} tickets open longer than {s.AgeingDays} days; {s.AgeingForZero} score 0" : ""),
         };
         return (Component.Support, Combine(metrics), metrics);
     }
 
-    internal static (Component, double?, IReadOnlyList<MetricScore>) Sentiment(AccountState state, ScoringModel model, DateTimeOffset now)
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Sentiment(AccountState state, ScoringModel model, DateTimeOffset now, bool explain)
     {
         var m = model.Sentiment;
         var sentiment = state.Sentiment;
@@ -162,7 +164,7 @@ public static class HealthScorer
         {
             if (responses.Count == 0)
             {
-                return new MetricScore(name, null, null, m.SubWeights[name], $"no {name.ToUpperInvariant()} response in {m.MaxAgeDays} days");
+                return new MetricScore(name, null, null, m.SubWeights[name], explain ? $"no {name.ToUpperInvariant()} response in {m.MaxAgeDays} days" : "");
             }
             // Recency-weighted mean, pulled toward the neutral prior as answers age.
             double sum = m.Prior * m.PriorWeight, weights = m.PriorWeight;
@@ -176,7 +178,7 @@ public static class HealthScorer
             var latest = responses[0];
             var category = name == "nps" ? latest.Score >= 9 ? "promoter" : latest.Score >= 7 ? "passive" : "detractor" : null;
             return new MetricScore(name, latest.Score, sum / weights, m.SubWeights[name],
-                $"latest {latest.Score}{(category is null ? "" : $" ({category})")} of {responses.Count} responses, half-life {m.HalfLifeDays} days");
+                !explain ? "" : $"latest {latest.Score}{(category is null ? "" : $" ({category})")} of {responses.Count} responses, half-life {m.HalfLifeDays} days");
         }
         var metrics = new List<MetricScore>
         {
@@ -186,7 +188,7 @@ public static class HealthScorer
         return (Component.Sentiment, Combine(metrics), metrics);
     }
 
-    internal static (Component, double?, IReadOnlyList<MetricScore>) Outcomes(AccountState state, ScoringModel model, DateTimeOffset now)
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Outcomes(AccountState state, ScoringModel model, DateTimeOffset now, bool explain)
     {
         var o = model.Outcomes;
         var outcomes = state.Outcomes;
@@ -204,16 +206,16 @@ public static class HealthScorer
         var metrics = new List<MetricScore>
         {
             new("milestones", achieved, Ratio(achieved, expected), o.SubWeights["milestones"],
-                $"{achieved} milestones achieved, {expected} expected at {Round(ageDays)} days old"),
+                explain ? $"{achieved} milestones achieved, {expected} expected at {Round(ageDays)} days old" : ""),
             new("timeToValue", ttvDays is { } d ? Round(d) : null,
                 ttvDays is { } t ? 100 * Clamp01(1 - (t - o.TtvTargetDays) / (o.TtvWorstDays - o.TtvTargetDays)) : null,
                 o.SubWeights["timeToValue"],
-                ttvDays is { } first ? $"first value after {Round(first)} days; target {o.TtvTargetDays}, {o.TtvWorstDays} scores 0" : "no value realised yet"),
+                !explain ? "" : ttvDays is { } first ? $"first value after {Round(first)} days; target {o.TtvTargetDays}, {o.TtvWorstDays} scores 0" : "no value realised yet"),
         };
         return (Component.Outcomes, Combine(metrics), metrics);
     }
 
-    internal static (Component, double?, IReadOnlyList<MetricScore>) Billing(AccountState state, ScoringModel model, DateTimeOffset now)
+    internal static (Component, double?, IReadOnlyList<MetricScore>) Billing(AccountState state, ScoringModel model, DateTimeOffset now, bool explain)
     {
         var b = model.Billing;
         var billing = state.Billing;
@@ -245,13 +247,13 @@ public static class HealthScorer
         var metrics = new List<MetricScore>
         {
             new("payments", failures, outstanding ? 0 : 100 * Math.Max(0, 1 - failures / b.FailuresForZero), b.SubWeights["payments"],
-                outstanding ? "a payment failed and has not been recovered" : $"{failures} payment failures in {b.FailureWindowDays} days; {b.FailuresForZero} score 0"),
+                !explain ? "" : outstanding ? "a payment failed and has not been recovered" : $"{failures} payment failures in {b.FailureWindowDays} days; {b.FailuresForZero} score 0"),
             new("contraction", billing.Mrr?.Value, contraction, b.SubWeights["contraction"],
-                contraction is null ? "no MRR reported" : $"MRR {billing.Mrr!.Value} vs peak {peak} in {b.ContractionWindowDays} days"),
+                !explain ? "" : contraction is null ? "no MRR reported" : $"MRR {billing.Mrr!.Value} vs peak {peak} in {b.ContractionWindowDays} days"),
             new("cancellation", billing.CancellationScheduled ? 1 : 0, cancellation, b.SubWeights["cancellation"],
-                billing.CancellationScheduled ? $"cancellation scheduled ({billing.Cancellation!.Value})" : "no cancellation scheduled"),
+                !explain ? "" : billing.CancellationScheduled ? $"cancellation scheduled ({billing.Cancellation!.Value})" : "no cancellation scheduled"),
             new("renewal", daysToRenewal is { } dr ? Round(dr) : null, renewal, b.SubWeights["renewal"],
-                daysToRenewal is null ? "renewal date unknown" : daysToRenewal < 0 ? "renewal date passed with no renewal" : $"{Round(daysToRenewal.Value)} days to renewal; under {b.RenewalWarningDays} lowers the score"),
+                !explain ? "" : daysToRenewal is null ? "renewal date unknown" : daysToRenewal < 0 ? "renewal date passed with no renewal" : $"{Round(daysToRenewal.Value)} days to renewal; under {b.RenewalWarningDays} lowers the score"),
         };
         return (Component.Billing, Combine(metrics), metrics);
     }

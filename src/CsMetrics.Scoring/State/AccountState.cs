@@ -76,19 +76,27 @@ public sealed class DedupState
         {
             return;
         }
-        var removed = Ids.RemoveAll(i => i.At < forgetBefore);
+        var index = _index;
+        Ids.RemoveAll(i =>
+        {
+            if (i.At >= forgetBefore)
+            {
+                return false;
+            }
+            index?.Remove(i.Id);
+            return true;
+        });
         if (Ids.Count > maxIds)
         {
             Ids.Sort(static (a, b) => a.At != b.At ? a.At.CompareTo(b.At) : string.CompareOrdinal(a.Id, b.Id));
             var excess = Ids.Count - maxIds;
             var lastEvicted = Ids[excess - 1].At;
             Horizon = Horizon is { } h && h > lastEvicted ? h : lastEvicted;
+            for (var i = 0; i < excess; i++)
+            {
+                index?.Remove(Ids[i].Id);
+            }
             Ids.RemoveRange(0, excess);
-            removed += excess;
-        }
-        if (removed > 0)
-        {
-            _index = null;
         }
     }
 }
