@@ -17,6 +17,16 @@ public sealed class AzureTableStorageOptions : IStorageProviderSerializerOptions
     /// <summary>Per-request timeout against storage.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Grains share this many partitions (by a stable hash of the grain id), so that concurrent
+    /// writes go out as entity-group transactions and activations read a partition at a time.
+    /// 0 gives every grain its own partition, as the upstream Orleans provider does.
+    /// </summary>
+    public int PartitionBuckets { get; set; } = 256;
+
+    /// <summary>How long a partition read at activation may serve the grains of that partition.</summary>
+    public TimeSpan PrefetchLifetime { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <inheritdoc />
     public IGrainStorageSerializer GrainStorageSerializer { get; set; } = null!;
 

@@ -33,6 +33,14 @@ public sealed partial class AzureTableStorageOptionsValidator(string section) : 
         {
             errors.Add($"{section}:RequestTimeout: expected more than 0 and at most 00:05:00, got {options.RequestTimeout}");
         }
+        if (options.PartitionBuckets is < 0 or > 10_000)
+        {
+            errors.Add($"{section}:PartitionBuckets: expected 0 (a partition per grain) to 10000, got {options.PartitionBuckets}");
+        }
+        if (options.PrefetchLifetime < TimeSpan.Zero || options.PrefetchLifetime > TimeSpan.FromMinutes(1))
+        {
+            errors.Add($"{section}:PrefetchLifetime: expected 00:00:00 to 00:01:00, got {options.PrefetchLifetime}");
+        }
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 

@@ -25,6 +25,7 @@ public sealed partial class AzureTableGrainStorage(
     private const string SizeProperty = "StateBytes";
 
     private readonly TableClient _table = CreateClient(options);
+    private readonly BucketIo? _buckets = options.PartitionBuckets > 0 ? new BucketIo(CreateClient(options), options.PrefetchLifetime) : null;
     private volatile bool _tableReady;
 
     public string Name => name;
@@ -70,8 +71,18 @@ public sealed partial class AzureTableGrainStorage(
     {
         await EnsureTableAsync(cancellationToken);
         var (pk, rk) = Keys(stateName, grainId);
-        var response = await _table.GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken);
-        if (!response.HasValue || response.Value is not { } entity)
+        TableEntity? entity = null;
+        var known = false;
+        if (_buckets is not null)
+        {
+            (known, entity) = await _buckets.ReadAsync(pk, rk, cancellationToken);
+        }
+        if (!known)
+        {
+            var response = await _table.GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken);
+            entity = response.HasValue ? response.Value : null;
+        }
+        if (entity is null)
         {
             grainState.State = CreateInstance<T>();
             grainState.ETag = null;
@@ -99,14 +110,23 @@ public sealed partial class AzureTableGrainStorage(
         var entity = Split(pk, rk, data);
         try
         {
-            Response response = grainState.ETag is null
-                ? await _table.AddEntityAsync(entity, cancellationToken)
-                : await _table.UpdateEntityAsync(entity, new ETag(grainState.ETag), TableUpdateMode.Replace, cancellationToken);
-            grainState.ETag = response.Headers.ETag?.ToString();
+            if (_buckets is not null)
+            {
+                _buckets.Invalidate(pk, rk);
+                grainState.ETag = await _buckets.WriteAsync(entity, grainState.ETag, data.Length);
+            }
+            else
+            {
+                Response response = grainState.ETag is null
+                    ? await _table.AddEntityAsync(entity, cancellationToken)
+                    : await _table.UpdateEntityAsync(entity, new ETag(grainState.ETag), TableUpdateMode.Replace, cancellationToken);
+                grainState.ETag = response.Headers.ETag?.ToString();
+            }
             grainState.RecordExists = true;
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412 or 404)
         {
+            _buckets?.Invalidate(pk, rk);
             throw Inconsistent(e, grainId, stateName, grainState.ETag);
         }
     }
@@ -118,6 +138,7 @@ public sealed partial class AzureTableGrainStorage(
     {
         await EnsureTableAsync(cancellationToken);
         var (pk, rk) = Keys(stateName, grainId);
+        _buckets?.Invalidate(pk, rk);
         if (grainState.ETag is not null)
         {
             try
@@ -142,8 +163,26 @@ public sealed partial class AzureTableGrainStorage(
             storedEtag: "unknown", currentEtag: etag ?? "(none)", e);
     }
 
-    internal (string PartitionKey, string RowKey) Keys(string stateName, GrainId grainId) =>
-        (TableKeys.Escape($"{serviceId}_{grainId}"), TableKeys.Escape(stateName));
+    /// <summary>
+    /// With <see cref="AzureTableStorageOptions.PartitionBuckets"/> 0: PartitionKey <c>{ServiceId}_{GrainId}</c>, RowKey the
+    /// state name (the upstream layout). Otherwise PartitionKey <c>{ServiceId}_b{bucket}</c> by a stable hash of the grain id,
+    /// RowKey <c>{GrainId}%%{state name}</c> ("%%" cannot occur inside an escaped key, so the pair maps to one row only).
+    /// </summary>
+    internal (string PartitionKey, string RowKey) Keys(string stateName, GrainId grainId)
+    {
+        var id = grainId.ToString();
+        if (options.PartitionBuckets <= 0)
+        {
+            return (TableKeys.Escape($"{serviceId}_{id}"), TableKeys.Escape(stateName));
+        }
+        var hash = 2166136261u;
+        foreach (var c in id)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+        var bucket = (hash % (uint)options.PartitionBuckets).ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
+        return (TableKeys.Escape($"{serviceId}_b{bucket}"), TableKeys.Escape(id) + "%%" + TableKeys.Escape(stateName));
+    }
 
     internal static TableEntity Split(string pk, string rk, ReadOnlyMemory<byte> data)
     {
