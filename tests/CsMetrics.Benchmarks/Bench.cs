@@ -48,9 +48,12 @@ internal sealed partial class BenchJson : JsonSerializerContext;
 
 internal static class Node
 {
+    /// <summary>Storage off: no event log, and no checkpoint during the measurement.</summary>
     public static Dictionary<string, string> Memory() => new()
     {
         ["CsMetrics:Storage:Provider"] = "Memory",
+        ["CsMetrics:Accounts:CheckpointInterval"] = "01:00:00",
+        ["CsMetrics:Accounts:MaxUnsavedEvents"] = "1000000",
     };
 
     public static Dictionary<string, string> Durable(string connection, string serviceId) => new()
