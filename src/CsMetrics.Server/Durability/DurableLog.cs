@@ -246,15 +246,7 @@ public sealed partial class DurableLog : BackgroundService
         var count = 0;
         foreach (var entry in window)
         {
-            foreach (var e in HealthEventCodec.Decode(entry.Payload.Span))
-            {
-                if (!byAccount.TryGetValue(e.Account, out var list))
-                {
-                    byAccount[e.Account] = list = [];
-                }
-                list.Add(e);
-                count++;
-            }
+            count += GroupByAccount(entry, byAccount);
         }
         await Parallel.ForEachAsync(byAccount, new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = stoppingToken }, async (pair, _) =>
         {
@@ -357,17 +349,25 @@ public sealed partial class DurableLog : BackgroundService
         {
             foreach (var entry in await EventLog!.ReadAsync(logId, sequences, cancellationToken))
             {
-                foreach (var e in HealthEventCodec.Decode(entry.Payload.Span))
-                {
-                    if (!byAccount.TryGetValue(e.Account, out var list))
-                    {
-                        byAccount[e.Account] = list = [];
-                    }
-                    list.Add(e);
-                }
+                GroupByAccount(entry, byAccount);
             }
         }
         return byAccount;
+    }
+
+    /// <summary>Decodes a log entry into per-account lists; returns how many events it held.</summary>
+    private static int GroupByAccount(LogEntry entry, Dictionary<string, List<HealthEvent>> byAccount)
+    {
+        var events = HealthEventCodec.Decode(entry.Payload.Span);
+        foreach (var e in events)
+        {
+            if (!byAccount.TryGetValue(e.Account, out var list))
+            {
+                byAccount[e.Account] = list = [];
+            }
+            list.Add(e);
+        }
+        return events.Count;
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

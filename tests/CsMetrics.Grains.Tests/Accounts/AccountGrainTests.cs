@@ -133,20 +133,3 @@ public class AccountGrainTests(ClusterFixture fixture)
         Assert.Equal("time passed", alert.Cause);
     }
 }
-
-public class AlertRulesTests
-{
-    private static CsMetrics.Scoring.Engine.BandCrossing Crossing(CsMetrics.Scoring.State.Band? from, CsMetrics.Scoring.State.Band to) =>
-        new(from, to, 50, new CsMetrics.Scoring.State.ScoreChange(DateTimeOffset.UnixEpoch, null, 50, from, to, "test", new Dictionary<string, double>()));
-
-    [Theory]
-    [InlineData(null, CsMetrics.Scoring.State.Band.Red, null)]
-    [InlineData(null, CsMetrics.Scoring.State.Band.Green, null)]
-    [InlineData(CsMetrics.Scoring.State.Band.Green, CsMetrics.Scoring.State.Band.Red, AlertTypes.EnteredRed)]
-    [InlineData(CsMetrics.Scoring.State.Band.Yellow, CsMetrics.Scoring.State.Band.Red, AlertTypes.EnteredRed)]
-    [InlineData(CsMetrics.Scoring.State.Band.Green, CsMetrics.Scoring.State.Band.Yellow, AlertTypes.EnteredYellow)]
-    [InlineData(CsMetrics.Scoring.State.Band.Red, CsMetrics.Scoring.State.Band.Yellow, AlertTypes.Recovered)]
-    [InlineData(CsMetrics.Scoring.State.Band.Yellow, CsMetrics.Scoring.State.Band.Green, AlertTypes.Recovered)]
-    public void TypeOf_RaisesOnlyOnRealCrossings(CsMetrics.Scoring.State.Band? from, CsMetrics.Scoring.State.Band to, string? expected) =>
-        Assert.Equal(expected, CsMetrics.Grains.Accounts.AlertRules.TypeOf(Crossing(from, to))?.Type);
-}
