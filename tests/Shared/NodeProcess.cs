@@ -13,14 +13,18 @@ public sealed class NodeProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringWriter _output = new();
 
-    private NodeProcess(Process process, Uri address)
+    private NodeProcess(Process process, Uri address, int siloPort)
     {
+        SiloPort = siloPort;
         _process = process;
         Address = address;
         Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
     }
 
     public Uri Address { get; }
+
+    /// <summary>The node's silo port, for a second node that joins it (CsMetrics:Node:PrimarySiloPort).</summary>
+    public int SiloPort { get; }
 
     public HttpClient Http { get; }
 
@@ -62,9 +66,10 @@ public sealed class NodeProcess : IAsyncDisposable
         start.ArgumentList.Add(Path.Combine(ServerDirectory, "CsMetrics.Server.dll"));
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add(address.ToString().TrimEnd('/'));
+        var siloPort = FreePort();
         var all = new Dictionary<string, string>(settings)
         {
-            ["CsMetrics:Node:SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["CsMetrics:Node:SiloPort"] = siloPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["CsMetrics:Node:GatewayPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = settings.GetValueOrDefault("Logging:LogLevel:Default", "Warning"),
             ["Logging:LogLevel:CsMetrics"] = "Information",
@@ -74,7 +79,7 @@ public sealed class NodeProcess : IAsyncDisposable
             start.ArgumentList.Add($"--{key}={value}");
         }
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        var node = new NodeProcess(process, address);
+        var node = new NodeProcess(process, address, siloPort);
         process.OutputDataReceived += (_, e) => node.Append(e.Data);
         process.ErrorDataReceived += (_, e) => node.Append(e.Data);
         process.BeginOutputReadLine();

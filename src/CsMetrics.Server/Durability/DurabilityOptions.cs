@@ -14,6 +14,15 @@ public sealed class DurabilityOptions
     /// </summary>
     public TimeSpan TruncateInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often a node records in storage that it is alive (and looks for logs of dead nodes).</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A log whose node has given no heartbeat for this long is adopted by a running node: replayed
+    /// into its accounts, then deleted. Keep it well above the heartbeat interval and clock skew.
+    /// </summary>
+    public TimeSpan OrphanAfter { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Log entries replayed together at start-up (their events grouped by account).</summary>
     public int ReplayWindowEntries { get; set; } = 200;
 

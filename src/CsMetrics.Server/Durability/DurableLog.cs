@@ -154,11 +154,62 @@ public sealed partial class DurableLog : BackgroundService
             return;
         }
         await WaitForStorageAsync(stoppingToken);
-        await ReplayAsync(stoppingToken);
-        using var timer = new PeriodicTimer(_options.TruncateInterval);
+        await HeartbeatAsync(stoppingToken);
+        await ReplayAsync(EventLog!.ReadAllAsync(stoppingToken), "every log", stoppingToken);
+        var lastTruncate = _time.GetTimestamp();
+        using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            await TruncateAsync(stoppingToken);
+            await HeartbeatAsync(stoppingToken);
+            await AdoptOrphansAsync(stoppingToken);
+            if (_time.GetElapsedTime(lastTruncate) >= _options.TruncateInterval)
+            {
+                await TruncateAsync(stoppingToken);
+                lastTruncate = _time.GetTimestamp();
+            }
+        }
+    }
+
+    private async Task HeartbeatAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await EventLog!.HeartbeatAsync(_time.GetUtcNow(), stoppingToken);
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogHeartbeatFailed(_logger, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// A node that died and does not come back leaves its log behind: a running node that sees
+    /// its heartbeat go stale replays that log into the accounts (idempotently) and deletes it.
+    /// </summary>
+    private async Task AdoptOrphansAsync(CancellationToken stoppingToken)
+    {
+        List<(string LogId, DateTimeOffset At)> owners;
+        try
+        {
+            owners = await EventLog!.OwnersAsync(stoppingToken);
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogHeartbeatFailed(_logger, e.Message);
+            return;
+        }
+        var now = _time.GetUtcNow();
+        foreach (var (logId, at) in owners)
+        {
+            if (logId == EventLog!.LogId || now - at < _options.OrphanAfter)
+            {
+                continue;
+            }
+            LogAdopting(_logger, logId, (now - at).TotalSeconds);
+            if (await ReplayAsync(EventLog.ReadLogAsync(logId, stoppingToken), $"log {logId}", stoppingToken))
+            {
+                await EventLog.RemoveOwnerAsync(logId, stoppingToken);
+            }
         }
     }
 
@@ -186,8 +237,8 @@ public sealed partial class DurableLog : BackgroundService
         }
     }
 
-    /// <summary>Feeds every entry left in storage back to its accounts, then truncates what they checkpointed.</summary>
-    private async Task ReplayAsync(CancellationToken stoppingToken)
+    /// <summary>Feeds log entries back to their accounts, then truncates what they checkpointed. True when all is deleted.</summary>
+    private async Task<bool> ReplayAsync(IAsyncEnumerable<LogEntry> entriesToReplay, string what, CancellationToken stoppingToken)
     {
         var started = _time.GetTimestamp();
         var replay = new LogEpoch();
@@ -197,7 +248,7 @@ public sealed partial class DurableLog : BackgroundService
         {
             try
             {
-                await foreach (var entry in EventLog!.ReadAllAsync(stoppingToken))
+                await foreach (var entry in entriesToReplay)
                 {
                     window.Add(entry);
                     if (window.Count >= _options.ReplayWindowEntries)
@@ -222,18 +273,21 @@ public sealed partial class DurableLog : BackgroundService
         }
         _replayed = true;
         var seconds = _time.GetElapsedTime(started).TotalSeconds;
-        LogReplayed(_logger, entries, events, replay.Accounts.Count, seconds);
-        if (!replay.IsEmpty)
+        LogReplayed(_logger, entries, events, replay.Accounts.Count, what, seconds);
+        if (replay.IsEmpty)
         {
-            await replay.SealAsync();
-            if (!await TryTruncateAsync(replay, stoppingToken))
-            {
-                lock (_gate)
-                {
-                    _retry = replay;
-                }
-            }
+            return true;
         }
+        await replay.SealAsync();
+        if (await TryTruncateAsync(replay, stoppingToken))
+        {
+            return true;
+        }
+        lock (_gate)
+        {
+            _retry = replay;
+        }
+        return false;
     }
 
     private async Task<int> ReplayWindowAsync(List<LogEntry> window, LogEpoch replay, CancellationToken stoppingToken)
@@ -382,8 +436,14 @@ public sealed partial class DurableLog : BackgroundService
     [LoggerMessage(Level = LogLevel.Error, Message = "Cannot reach Azure Table storage for the event log (table {Table}): {Reason}. Not ready; POST /v1/events answers 503 until storage answers")]
     private static partial void LogStorageUnreachable(ILogger logger, string table, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replayed {Entries} log entries ({Events} events, {Accounts} accounts) in {Seconds:F1} s")]
-    private static partial void LogReplayed(ILogger logger, long entries, long events, int accounts, double seconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replayed {Entries} log entries ({Events} events, {Accounts} accounts) from {What} in {Seconds:F1} s")]
+    private static partial void LogReplayed(ILogger logger, long entries, long events, int accounts, string what, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Adopting event log {LogId}: its node has given no heartbeat for {Seconds:F0} s")]
+    private static partial void LogAdopting(ILogger logger, string logId, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record or read node heartbeats: {Reason}")]
+    private static partial void LogHeartbeatFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replay of the event log failed, starting over: {Reason}")]
     private static partial void LogReplayFailed(ILogger logger, string reason);

@@ -117,6 +117,46 @@ public sealed partial class AzureTableEventLog : IAsyncDisposable
         }
     }
 
+    private string OwnersPartition => $"{TableKeysPrefix(_serviceId)}_owners";
+
+    /// <summary>Records that this log's node is alive (at <paramref name="now"/> by its own clock).</summary>
+    public Task HeartbeatAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        _table.UpsertEntityAsync(new TableEntity(OwnersPartition, LogId) { ["At"] = now }, TableUpdateMode.Replace, cancellationToken);
+
+    /// <summary>Every log with a heartbeat, and when its node last gave one.</summary>
+    public async Task<List<(string LogId, DateTimeOffset At)>> OwnersAsync(CancellationToken cancellationToken)
+    {
+        var owners = new List<(string, DateTimeOffset)>();
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {OwnersPartition}");
+        await foreach (var e in _table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        {
+            owners.Add((e.RowKey, e.GetDateTimeOffset("At") ?? DateTimeOffset.MinValue));
+        }
+        return owners;
+    }
+
+    /// <summary>Forgets a log's heartbeat once its entries have been replayed and deleted.</summary>
+    public async Task RemoveOwnerAsync(string logId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _table.DeleteEntityAsync(OwnersPartition, logId, ETag.All, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+        }
+    }
+
+    /// <summary>Every entry of one log, in sequence order.</summary>
+    public async IAsyncEnumerable<LogEntry> ReadLogAsync(string logId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {Partition(logId)}");
+        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, maxPerPage: 100, cancellationToken: cancellationToken))
+        {
+            yield return FromEntity(entity, PartitionPrefix);
+        }
+    }
+
     /// <summary>Every entry of every log of this service, in (log, sequence) order.</summary>
     public async IAsyncEnumerable<LogEntry> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
