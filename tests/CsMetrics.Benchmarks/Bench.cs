@@ -16,6 +16,11 @@ public sealed class BenchOptions
     public int Concurrency { get; set; } = 8;
     public int RecoveryAccounts { get; set; } = 100_000;
     public string Out { get; set; } = "artifacts/bench-durability.json";
+    /// <summary>CsMetrics:Durability:TruncateInterval of the durable node (empty: the node's default).</summary>
+    public string TruncateInterval { get; set; } = "";
+    /// <summary>CsMetrics:Accounts:CheckpointInterval of the durable node (empty: the node's default).</summary>
+    public string CheckpointInterval { get; set; } = "";
+
     /// <summary>Which phases to run: off, durable, recovery (comma-separated).</summary>
     public string Phases { get; set; } = "off,durable,recovery";
 
@@ -36,7 +41,9 @@ public sealed class BenchOptions
                 case "--recovery-accounts": o.RecoveryAccounts = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--out": o.Out = value; break;
                 case "--phases": o.Phases = value; break;
-                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --batch, --concurrency, --recovery-accounts, --phases, --out)");
+                case "--truncate-interval": o.TruncateInterval = value; break;
+                case "--checkpoint-interval": o.CheckpointInterval = value; break;
+                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --batch, --concurrency, --recovery-accounts, --phases, --truncate-interval, --checkpoint-interval, --out)");
             }
         }
         return o;
@@ -56,12 +63,24 @@ internal static class Node
         ["CsMetrics:Accounts:MaxUnsavedEvents"] = "1000000",
     };
 
-    public static Dictionary<string, string> Durable(string connection, string serviceId) => new()
+    public static Dictionary<string, string> Durable(string connection, string serviceId, BenchOptions? options = null)
     {
-        ["CsMetrics:Node:ServiceId"] = serviceId,
-        ["CsMetrics:Storage:Provider"] = "AzureTable",
-        ["CsMetrics:Storage:AzureTable:ConnectionString"] = connection,
-    };
+        var settings = new Dictionary<string, string>
+        {
+            ["CsMetrics:Node:ServiceId"] = serviceId,
+            ["CsMetrics:Storage:Provider"] = "AzureTable",
+            ["CsMetrics:Storage:AzureTable:ConnectionString"] = connection,
+        };
+        if (options is { TruncateInterval.Length: > 0 })
+        {
+            settings["CsMetrics:Durability:TruncateInterval"] = options.TruncateInterval;
+        }
+        if (options is { CheckpointInterval.Length: > 0 })
+        {
+            settings["CsMetrics:Accounts:CheckpointInterval"] = options.CheckpointInterval;
+        }
+        return settings;
+    }
 }
 
 public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed)

@@ -35,7 +35,7 @@ try
     }
     if (options.Runs("durable"))
     {
-        var on = await Load.MeasureAsync("durable (Azure Table on Azurite)", Node.Durable(azurite.ConnectionString, $"bench{Guid.NewGuid():N}"[..20]), warmup, bodies, options);
+        var on = await Load.MeasureAsync("durable (Azure Table on Azurite)", Node.Durable(azurite.ConnectionString, $"bench{Guid.NewGuid():N}"[..20], options), warmup, bodies, options);
         report["durable"] = on.ToJson();
         results.Add(on);
     }

@@ -12,7 +12,7 @@ public sealed class DurabilityOptions
     /// How often a node asks the accounts it fed to checkpoint, then deletes the log entries
     /// they now cover. Bounds the log, and so the replay after a crash.
     /// </summary>
-    public TimeSpan TruncateInterval { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan TruncateInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>How often a node records in storage that it is alive (and looks for logs of dead nodes).</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
