@@ -27,7 +27,16 @@ internal static class ValidatedJson
         {
             throw fail(source, ["$: the file is empty"]);
         }
-        var errors = validate(value);
+        IReadOnlyList<string> errors;
+        try
+        {
+            errors = validate(value);
+        }
+        catch (NullReferenceException)
+        {
+            // A section or list written as null ("keyFeatures": null) gets past deserialization.
+            throw fail(source, ["$: a required section, list or map is null; give it a value or leave the default file's"]);
+        }
         return errors.Count > 0 ? throw fail(source, errors) : value;
     }
 }

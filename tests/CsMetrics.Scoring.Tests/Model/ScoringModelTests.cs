@@ -63,3 +63,13 @@ public class ScoringModelTests
         Assert.Equal(usage.Cadence["enterprise"], usage.CadenceFor("Enterprise"));
     }
 }
+
+public class ScoringModelNullTests
+{
+    [Fact]
+    public void Parse_NullList_IsAClearErrorNotACrash()
+    {
+        var e = Assert.Throws<ModelValidationException>(() => CsMetrics.Testing.Models.With(m => m["usage"]!["keyFeatures"] = null));
+        Assert.NotEmpty(e.Errors);
+    }
+}
