@@ -25,17 +25,28 @@ public static class HealthScorer
         };
 
         // A component with no data is left out and its weight spread over the others.
-        var totalWeight = raw.Where(c => c.Score is not null).Sum(c => model.Weight(c.Component));
-        var components = raw
-            .Select(c => new ComponentScore(
+        double totalWeight = 0, weighted = 0;
+        foreach (var c in raw)
+        {
+            if (c.Score is { } score)
+            {
+                totalWeight += model.Weight(c.Component);
+                weighted += score * model.Weight(c.Component);
+            }
+        }
+        var components = new ComponentScore[raw.Length];
+        for (var i = 0; i < raw.Length; i++)
+        {
+            var c = raw[i];
+            components[i] = new ComponentScore(
                 c.Component,
                 c.Score is { } s ? Round(s) : null,
                 model.Weight(c.Component),
                 c.Score is not null && totalWeight > 0 ? model.Weight(c.Component) / totalWeight : 0,
-                c.Metrics))
-            .ToArray();
+                c.Metrics);
+        }
 
-        double? total = totalWeight > 0 ? Round(raw.Where(c => c.Score is not null).Sum(c => c.Score!.Value * model.Weight(c.Component)) / totalWeight) : null;
+        double? total = totalWeight > 0 ? Round(weighted / totalWeight) : null;
         return new ScoreCard(total, total is { } t ? Bands.Plain(t, model.Bands) : null, components, now);
     }
 
@@ -82,8 +93,8 @@ public static class HealthScorer
         var olderActive = activeDays - recentActive;
         var trend = olderActive == 0 ? (double?)null : (recentActive / (double)u.RecentDays) / (olderActive / (double)olderDays) - 1;
 
-        var metrics = new List<MetricScore>
-        {
+        MetricScore[] metrics =
+        [
             new("activeDays", activeDays, Ratio(weightedActive, expectedWeighted), u.SubWeights["activeDays"],
                 explain ? $"{activeDays} active days in {observedDays} (last {u.RecentDays} count x{u.RecentWeight}); {cadence} per {u.WindowDays} expected for segment {state.Profile.Segment?.Value ?? "default"}" : ""),
             new("breadth", breadth, Ratio(breadth, expectedBreadth), u.SubWeights["breadth"],
@@ -97,7 +108,7 @@ public static class HealthScorer
             new("trend", trend is { } tr ? Round(tr * 100) : null, null, 0,
                 !explain ? "" : trend is { } t ? $"last {u.RecentDays} days {(t >= 0 ? "+" : "")}{Round(t * 100)}% vs the {olderDays} days before" : "no activity in the earlier weeks to compare with"),
             new("daysSinceLastUse", Round((now - usage.LastHumanAt!.Value).TotalDays), null, 0, "days since the last human usage event"),
-        };
+        ];
         return (Component.Usage, Combine(metrics), metrics);
     }
 
@@ -136,8 +147,8 @@ public static class HealthScorer
         var escalations = support.Escalations.Count(e => e >= escalationCutoff);
         double? meanResolution = resolved > 0 ? resolutionHours / resolved : null;
 
-        var metrics = new List<MetricScore>
-        {
+        MetricScore[] metrics =
+        [
             new("openTickets", open, 100 * Math.Max(0, 1 - openLoad / s.OpenLoadForZero), s.SubWeights["openTickets"],
                 explain ? $"{open} open tickets, load {Round(openLoad)} (priority-weighted, +1 if escalated); {s.OpenLoadForZero} scores 0" : ""),
             new("escalations", escalations, 100 * Math.Max(0, 1 - escalations / s.EscalationsForZero), s.SubWeights["escalations"],
@@ -148,7 +159,7 @@ public static class HealthScorer
                 !explain ? "" : meanResolution is null ? $"no ticket resolved in {s.ResolutionWindowDays} days" : $"mean {Round(meanResolution.Value)} h over {resolved} tickets; target {s.ResolutionTargetHours} h, {s.ResolutionWorstHours} h scores 0"),
             new("ageing", ageing, 100 * Math.Max(0, 1 - ageing / s.AgeingForZero), s.SubWeights["ageing"],
                 explain ? $"{ageing} tickets open longer than {s.AgeingDays} days; {s.AgeingForZero} score 0" : ""),
-        };
+        ];
         return (Component.Support, Combine(metrics), metrics);
     }
 
@@ -180,11 +191,11 @@ public static class HealthScorer
             return new MetricScore(name, latest.Score, sum / weights, m.SubWeights[name],
                 !explain ? "" : $"latest {latest.Score}{(category is null ? "" : $" ({category})")} of {responses.Count} responses, half-life {m.HalfLifeDays} days");
         }
-        var metrics = new List<MetricScore>
-        {
+        MetricScore[] metrics =
+        [
             Survey("nps", sentiment.Nps, m.NpsPoints, 0),
             Survey("csat", sentiment.Csat, m.CsatPoints, 1),
-        };
+        ];
         return (Component.Sentiment, Combine(metrics), metrics);
     }
 
@@ -203,15 +214,15 @@ public static class HealthScorer
         var expected = Math.Min(o.ExpectedMilestones, 1 + (int)(ageDays / o.MilestoneEveryDays));
 
         double? ttvDays = outcomes.FirstValueAt is { } v ? Math.Max(0, (v - start.Value).TotalDays) : null;
-        var metrics = new List<MetricScore>
-        {
+        MetricScore[] metrics =
+        [
             new("milestones", achieved, Ratio(achieved, expected), o.SubWeights["milestones"],
                 explain ? $"{achieved} milestones achieved, {expected} expected at {Round(ageDays)} days old" : ""),
             new("timeToValue", ttvDays is { } d ? Round(d) : null,
                 ttvDays is { } t ? 100 * Clamp01(1 - (t - o.TtvTargetDays) / (o.TtvWorstDays - o.TtvTargetDays)) : null,
                 o.SubWeights["timeToValue"],
                 !explain ? "" : ttvDays is { } first ? $"first value after {Round(first)} days; target {o.TtvTargetDays}, {o.TtvWorstDays} scores 0" : "no value realised yet"),
-        };
+        ];
         return (Component.Outcomes, Combine(metrics), metrics);
     }
 
@@ -244,8 +255,8 @@ public static class HealthScorer
             _ => b.RenewalFloor / 2, // the renewal date passed with no renewal recorded
         };
 
-        var metrics = new List<MetricScore>
-        {
+        MetricScore[] metrics =
+        [
             new("payments", failures, outstanding ? 0 : 100 * Math.Max(0, 1 - failures / b.FailuresForZero), b.SubWeights["payments"],
                 !explain ? "" : outstanding ? "a payment failed and has not been recovered" : $"{failures} payment failures in {b.FailureWindowDays} days; {b.FailuresForZero} score 0"),
             new("contraction", billing.Mrr?.Value, contraction, b.SubWeights["contraction"],
@@ -254,7 +265,7 @@ public static class HealthScorer
                 !explain ? "" : billing.CancellationScheduled ? $"cancellation scheduled ({billing.Cancellation!.Value})" : "no cancellation scheduled"),
             new("renewal", daysToRenewal is { } dr ? Round(dr) : null, renewal, b.SubWeights["renewal"],
                 !explain ? "" : daysToRenewal is null ? "renewal date unknown" : daysToRenewal < 0 ? "renewal date passed with no renewal" : $"{Round(daysToRenewal.Value)} days to renewal; under {b.RenewalWarningDays} lowers the score"),
-        };
+        ];
         return (Component.Billing, Combine(metrics), metrics);
     }
 
