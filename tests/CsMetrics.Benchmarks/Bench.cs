@@ -83,7 +83,7 @@ internal static class Node
     }
 }
 
-public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed)
+public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed, double ActivationEventsPerSecond)
 {
     public double EventsPerSecond => Events / Seconds;
 
@@ -98,6 +98,7 @@ public sealed record RunResult(string Name, int Events, double Seconds, double P
         ["nodeCpuMicrosPerEvent"] = Math.Round(NodeCpuMicrosPerEvent, 2),
         ["loadGeneratorCpuSeconds"] = Math.Round(GeneratorCpuSeconds, 2),
         ["failedRequests"] = Failed,
+        ["activationEventsPerSecond"] = Math.Round(ActivationEventsPerSecond),
     };
 }
 
@@ -106,7 +107,8 @@ internal static class Load
     private static readonly string[] Features = ["reports", "dashboards", "alerts", "integrations", "exports", "automation", "api"];
 
     /// <summary>Pre-serialized bodies, so the measurement does not include building them.</summary>
-    public static List<byte[]> Bodies(string prefix, int events, int accounts, int batch, int seed)
+    /// <param name="everyAccount">Give account i the i-th event (in order), so every account gets one: the warm-up activates them all.</param>
+    public static List<byte[]> Bodies(string prefix, int events, int accounts, int batch, int seed, bool everyAccount = false)
     {
         var rng = new Random(seed);
         var now = TimeProvider.System.GetUtcNow();
@@ -121,7 +123,7 @@ internal static class Load
                 {
                     sb.Append(',');
                 }
-                var account = rng.Next(accounts);
+                var account = everyAccount ? i % accounts : rng.Next(accounts);
                 var at = now.AddSeconds(-rng.Next(0, 24 * 3600)).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
                 var (type, props) = rng.Next(20) switch
                 {
@@ -145,8 +147,11 @@ internal static class Load
         Console.WriteLine($"{name}: starting a node ...");
         await using var node = await NodeProcess.StartAsync(settings);
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(2) };
+        // The warm-up activates every account (its first event), so the measurement is steady-state ingest.
+        var warmClock = Stopwatch.StartNew();
         await PostAllAsync(http, warmup, options.Concurrency);
-        Console.WriteLine($"{name}: measuring {bodies.Count} requests ...");
+        var activationRate = warmup.Count * options.Batch / warmClock.Elapsed.TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: activated {options.Accounts:N0} accounts at {activationRate:N0} first events/s; measuring {bodies.Count} requests ..."));
         var cpuBefore = node.TotalProcessorTime;
         var myCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -156,7 +161,7 @@ internal static class Load
         var myCpu = (Process.GetCurrentProcess().TotalProcessorTime - myCpuBefore).TotalSeconds;
         latencies.Sort();
         var events = bodies.Count * options.Batch;
-        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed);
+        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed, activationRate);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {result.EventsPerSecond:N0} events/s, p50 {result.P50:F1} ms, p99 {result.P99:F1} ms, {failed} failed requests"));
         return result;
     }

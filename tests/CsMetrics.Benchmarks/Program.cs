@@ -24,7 +24,7 @@ try
 {
     Console.WriteLine($"generating {options.Events:N0} events over {options.Accounts:N0} accounts in {options.Batch}-event batches ...");
     var bodies = Load.Bodies("run", options.Events, options.Accounts, options.Batch, seed: 1);
-    var warmup = Load.Bodies("warm", Math.Max(options.Batch * 20, options.Events / 10), options.Accounts, options.Batch, seed: 2);
+    var warmup = Load.Bodies("warm", options.Accounts, options.Accounts, options.Batch, seed: 2, everyAccount: true);
 
     var results = new List<RunResult>();
     if (options.Runs("off"))

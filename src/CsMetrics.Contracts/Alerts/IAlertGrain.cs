@@ -77,4 +77,14 @@ public static class AlertShards
         }
         return (int)(hash % Count);
     }
+
+    // Built once per grain factory: GetGrain<T>(key) resolves the interface type by reflection on every call.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IGrainFactory, IAlertGrain[]> References = new();
+
+    /// <summary>The alert shard grain of an account.</summary>
+    public static IAlertGrain GrainFor(IGrainFactory factory, string account) => Grain(factory, For(account));
+
+    /// <summary>Alert shard <paramref name="shard"/> (0 to <see cref="Count"/> - 1).</summary>
+    public static IAlertGrain Grain(IGrainFactory factory, int shard) =>
+        References.GetValue(factory, static f => [.. Enumerable.Range(0, Count).Select(i => f.GetGrain<IAlertGrain>(i))])[shard];
 }

@@ -157,7 +157,7 @@ public sealed partial class AccountGrain(
             change.From, change.To,
             change.FromBand is { } fb ? Bands.Name(fb) : null, Bands.Name(crossing.To),
             change.Cause, new Dictionary<string, double>(change.Drivers));
-        var alert = await GrainFactory.GetGrain<IAlertGrain>(AlertShards.For(_state.Account)).RaiseAsync(draft);
+        var alert = await AlertShards.GrainFor(GrainFactory, _state.Account).RaiseAsync(draft);
         if (alert.Type != AlertTypes.Recovered)
         {
             // One open alert per account and type: a new one replaces the old.

@@ -80,8 +80,9 @@ public static class AccountEngine
         if (before == card.Score && beforeBand == band)
         {
             // Contributions can only differ below the rounding of the score: keep them current.
-            foreach (var c in card.Components)
+            for (var i = 0; i < card.Components.Count; i++)
             {
+                var c = card.Components[i];
                 if (!c.NoData)
                 {
                     eval.Contributions[c.Name] = c.Contribution;
@@ -92,23 +93,25 @@ public static class AccountEngine
 
         // Only a real change pays for its explanation.
         var cause = applied is { Count: > 0 } ? CauseOf(applied, card, eval) : TimePassedCause;
-        var contributions = new Dictionary<string, double>(5);
-        var drivers = new Dictionary<string, double>(5);
-        foreach (var c in card.Components)
+        var drivers = new Dictionary<string, double>(card.Components.Count);
+        for (var i = 0; i < card.Components.Count; i++)
         {
-            var previous = eval.Contributions.GetValueOrDefault(c.Name);
+            var c = card.Components[i];
             var current = c.NoData ? 0 : c.Contribution;
-            if (!c.NoData)
-            {
-                contributions[c.Name] = current;
-            }
-            var delta = HealthScorer.Round(current - previous);
+            var delta = HealthScorer.Round(current - eval.Contributions.GetValueOrDefault(c.Name));
             if (delta != 0)
             {
                 drivers[c.Name] = delta;
             }
+            if (c.NoData)
+            {
+                eval.Contributions.Remove(c.Name);
+            }
+            else
+            {
+                eval.Contributions[c.Name] = current;
+            }
         }
-        eval.Contributions = contributions;
 
         eval.Score = card.Score;
         eval.Band = band;
@@ -128,11 +131,18 @@ public static class AccountEngine
     /// </summary>
     private static string CauseOf(List<HealthEvent> applied, ScoreCard card, EvaluationState eval)
     {
-        var top = card.Components
-            .Select(c => (c.Component, Delta: Math.Abs(c.Contribution - eval.Contributions.GetValueOrDefault(c.Name))))
-            .OrderByDescending(x => x.Delta)
-            .First();
-        var family = top.Component switch
+        var top = Component.Usage;
+        var largest = double.NegativeInfinity;
+        for (var i = 0; i < card.Components.Count; i++)
+        {
+            var c = card.Components[i];
+            var delta = Math.Abs(c.Contribution - eval.Contributions.GetValueOrDefault(c.Name));
+            if (delta > largest)
+            {
+                (top, largest) = (c.Component, delta);
+            }
+        }
+        var family = top switch
         {
             Component.Usage => EventFamily.Usage,
             Component.Support => EventFamily.Support,
@@ -140,9 +150,17 @@ public static class AccountEngine
             Component.Outcomes => EventFamily.Outcomes,
             _ => EventFamily.Billing,
         };
-        var subject = applied.LastOrDefault(e => e.Family == family && Notable(e))
-            ?? applied.LastOrDefault(e => e.Family == family)
-            ?? applied[^1];
+        HealthEvent? notable = null, ofFamily = null;
+        for (var i = applied.Count - 1; i >= 0 && notable is null; i--)
+        {
+            var e = applied[i];
+            if (e.Family == family)
+            {
+                ofFamily ??= e;
+                notable = Notable(e) ? e : null;
+            }
+        }
+        var subject = notable ?? ofFamily ?? applied[^1];
         return applied.Count == 1 ? subject.Describe() : $"{subject.Describe()} (+{applied.Count - 1} more events)";
     }
 

@@ -263,34 +263,85 @@ public static class EventApplier
     }
 
     /// <summary>Drops what has left every window, so state stays bounded as time passes.</summary>
+    /// <remarks>Runs on every batch: loops instead of RemoveAll lambdas, which would allocate a closure per call.</remarks>
     public static void Prune(AccountState state, ScoringModel model, DateTimeOffset now)
     {
         var today = DayNumber(now);
-        state.Usage.Days.RemoveAll(d => d.Day <= today - model.Usage.WindowDays);
-        if (state.Usage.Days.Count == 0 || state.Usage.Days.TrueForAll(d => d.Features == 0))
+        var days = state.Usage.Days;
+        var firstDay = today - model.Usage.WindowDays;
+        var kept = 0;
+        var anyFeature = false;
+        for (var i = 0; i < days.Count; i++)
+        {
+            if (days[i].Day > firstDay)
+            {
+                anyFeature |= days[i].Features != 0;
+                days[kept++] = days[i];
+            }
+        }
+        days.RemoveRange(kept, days.Count - kept);
+        if (!anyFeature && state.Usage.FeatureNames.Count > 0)
         {
             // Bits refer to FeatureNames; with no bucket left using them, the names can go too.
             state.Usage.FeatureNames.Clear();
-            foreach (var d in state.Usage.Days)
-            {
-                d.Features = 0;
-            }
         }
 
         var resolvedCutoff = now.AddDays(-model.Support.ResolutionWindowDays);
-        state.Support.Tickets.RemoveAll(t => t.ResolvedAt is { } r && r < resolvedCutoff);
-        var escalationCutoff = now.AddDays(-model.Support.EscalationWindowDays);
-        state.Support.Escalations.RemoveAll(t => t < escalationCutoff);
+        var tickets = state.Support.Tickets;
+        kept = 0;
+        for (var i = 0; i < tickets.Count; i++)
+        {
+            if (!(tickets[i].ResolvedAt is { } r && r < resolvedCutoff))
+            {
+                tickets[kept++] = tickets[i];
+            }
+        }
+        tickets.RemoveRange(kept, tickets.Count - kept);
+        RemoveBefore(state.Support.Escalations, now.AddDays(-model.Support.EscalationWindowDays));
 
         var sentimentCutoff = now.AddDays(-model.Sentiment.MaxAgeDays);
-        state.Sentiment.Nps.RemoveAll(r => r.At < sentimentCutoff);
-        state.Sentiment.Csat.RemoveAll(r => r.At < sentimentCutoff);
+        RemoveBefore(state.Sentiment.Nps, sentimentCutoff);
+        RemoveBefore(state.Sentiment.Csat, sentimentCutoff);
 
-        var failureCutoff = now.AddDays(-model.Billing.FailureWindowDays);
-        state.Billing.Failures.RemoveAll(t => t < failureCutoff);
+        RemoveBefore(state.Billing.Failures, now.AddDays(-model.Billing.FailureWindowDays));
         var mrrCutoff = now.AddDays(-model.Billing.ContractionWindowDays);
-        // Keep the current MRR even when old: it is the baseline of the next change.
-        state.Billing.MrrHistory.RemoveAll(m => m.At < mrrCutoff && m != state.Billing.Mrr);
+        var history = state.Billing.MrrHistory;
+        kept = 0;
+        for (var i = 0; i < history.Count; i++)
+        {
+            // Keep the current MRR even when old: it is the baseline of the next change.
+            if (history[i].At >= mrrCutoff || history[i] == state.Billing.Mrr)
+            {
+                history[kept++] = history[i];
+            }
+        }
+        history.RemoveRange(kept, history.Count - kept);
+    }
+
+    private static void RemoveBefore(List<DateTimeOffset> times, DateTimeOffset cutoff)
+    {
+        var kept = 0;
+        for (var i = 0; i < times.Count; i++)
+        {
+            if (times[i] >= cutoff)
+            {
+                times[kept++] = times[i];
+            }
+        }
+        times.RemoveRange(kept, times.Count - kept);
+    }
+
+    private static void RemoveBefore(List<SurveyResponse> responses, DateTimeOffset cutoff)
+    {
+        var kept = 0;
+        for (var i = 0; i < responses.Count; i++)
+        {
+            if (responses[i].At >= cutoff)
+            {
+                responses[kept++] = responses[i];
+            }
+        }
+        responses.RemoveRange(kept, responses.Count - kept);
     }
 
     internal static DateTimeOffset? Min(DateTimeOffset? a, DateTimeOffset b) => a is { } x && x <= b ? x : b;

@@ -15,14 +15,14 @@ public static class HealthScorer
     /// path (scoring on every event) leaves them empty, views ask for them.</param>
     public static ScoreCard Score(AccountState state, ScoringModel model, DateTimeOffset now, bool explain = true)
     {
-        var raw = new (Component Component, double? Score, IReadOnlyList<MetricScore> Metrics)[]
-        {
+        ReadOnlySpan<(Component Component, double? Score, IReadOnlyList<MetricScore> Metrics)> raw =
+        [
             Usage(state, model, now, explain),
             Support(state, model, now, explain),
             Sentiment(state, model, now, explain),
             Outcomes(state, model, now, explain),
             Billing(state, model, now, explain),
-        };
+        ];
 
         // A component with no data is left out and its weight spread over the others.
         double totalWeight = 0, weighted = 0;

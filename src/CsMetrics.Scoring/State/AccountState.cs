@@ -77,15 +77,19 @@ public sealed class DedupState
             return;
         }
         var index = _index;
-        Ids.RemoveAll(i =>
+        var kept = 0;
+        for (var i = 0; i < Ids.Count; i++)
         {
-            if (i.At >= forgetBefore)
+            if (Ids[i].At >= forgetBefore)
             {
-                return false;
+                Ids[kept++] = Ids[i];
             }
-            index?.Remove(i.Id);
-            return true;
-        });
+            else
+            {
+                index?.Remove(Ids[i].Id);
+            }
+        }
+        Ids.RemoveRange(kept, Ids.Count - kept);
         if (Ids.Count > maxIds)
         {
             Ids.Sort(static (a, b) => a.At != b.At ? a.At.CompareTo(b.At) : string.CompareOrdinal(a.Id, b.Id));

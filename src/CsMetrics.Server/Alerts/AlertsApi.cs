@@ -24,8 +24,8 @@ public static class AlertsApi
                 detail: $"limit: expected 1 to {MaxLimit}, got {take}");
         }
         Task<Alert[]>[] shards = account is null
-            ? [.. Enumerable.Range(0, AlertShards.Count).Select(s => grains.GetGrain<IAlertGrain>(s).RecentAsync(take))]
-            : [grains.GetGrain<IAlertGrain>(AlertShards.For(account)).RecentAsync(AlertShardLimit)];
+            ? [.. Enumerable.Range(0, AlertShards.Count).Select(s => AlertShards.Grain(grains, s).RecentAsync(take))]
+            : [AlertShards.GrainFor(grains, account).RecentAsync(AlertShardLimit)];
         var all = (await Task.WhenAll(shards))
             .SelectMany(a => a)
             .Where(a => account is null || a.Account == account)

@@ -19,7 +19,7 @@ public sealed partial class DurableLog : BackgroundService
     private const int MaxEventsPerEntry = 2500;
 
     private readonly Lazy<AzureTableEventLog>? _lazyLog;
-    private readonly IGrainFactory _grains;
+    private readonly AccountGrains _accounts;
     private readonly TimeProvider _time;
     private readonly DurabilityOptions _options;
     private readonly ILogger<DurableLog> _logger;
@@ -29,9 +29,9 @@ public sealed partial class DurableLog : BackgroundService
     private volatile bool _replayed;
     private volatile string? _storageProblem = "not checked yet";
 
-    public DurableLog(IOptions<StorageOptions> storage, IOptions<NodeOptions> node, IOptions<DurabilityOptions> options, IGrainFactory grains, TimeProvider time, ILogger<DurableLog> logger)
+    public DurableLog(IOptions<StorageOptions> storage, IOptions<NodeOptions> node, IOptions<DurabilityOptions> options, AccountGrains accounts, TimeProvider time, ILogger<DurableLog> logger)
     {
-        _grains = grains;
+        _accounts = accounts;
         _time = time;
         _options = options.Value;
         _logger = logger;
@@ -118,22 +118,29 @@ public sealed partial class DurableLog : BackgroundService
 
     private async Task<AccountIngestResult[]> DeliverAsync(Dictionary<string, List<HealthEvent>> byAccount, LogEpoch? epoch)
     {
-        var calls = byAccount.Select(async pair =>
+        var calls = new Task<AccountIngestResult>[byAccount.Count];
+        var i = 0;
+        foreach (var (account, events) in byAccount)
         {
-            try
-            {
-                var result = await _grains.GetGrain<IAccountGrain>(pair.Key).IngestAsync(new EventBatch([.. pair.Value]));
-                epoch?.Delivered(pair.Key, result.Incarnation);
-                return result;
-            }
-            catch
-            {
-                // Durable but not applied: truncation delivers it again before forgetting it.
-                epoch?.Failed(pair.Key);
-                throw;
-            }
-        });
+            calls[i++] = DeliverAsync(account, [.. events], epoch);
+        }
         return await Task.WhenAll(calls);
+    }
+
+    private async Task<AccountIngestResult> DeliverAsync(string account, HealthEvent[] events, LogEpoch? epoch)
+    {
+        try
+        {
+            var result = await _accounts.Get(account).IngestAsync(new EventBatch(events));
+            epoch?.Delivered(account, result.Incarnation);
+            return result;
+        }
+        catch
+        {
+            // Durable but not applied: truncation delivers it again before forgetting it.
+            epoch?.Failed(account);
+            throw;
+        }
     }
 
     private static List<byte[]> Encode(Dictionary<string, List<HealthEvent>> byAccount)
@@ -306,7 +313,7 @@ public sealed partial class DurableLog : BackgroundService
         {
             foreach (var chunk in pair.Value.Chunk(5000))
             {
-                var result = await _grains.GetGrain<IAccountGrain>(pair.Key).IngestAsync(new EventBatch(chunk));
+                var result = await _accounts.Get(pair.Key).IngestAsync(new EventBatch(chunk));
                 replay.Delivered(pair.Key, result.Incarnation);
             }
         });
@@ -358,7 +365,7 @@ public sealed partial class DurableLog : BackgroundService
             var redeliverGate = new SemaphoreSlim(1, 1);
             await Parallel.ForEachAsync(epoch.Accounts, new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = stoppingToken }, async (pair, ct) =>
             {
-                var grain = _grains.GetGrain<IAccountGrain>(pair.Key);
+                var grain = _accounts.Get(pair.Key);
                 var incarnation = await grain.FlushAsync();
                 if (!pair.Value.Suspect && incarnation == pair.Value.Incarnation)
                 {

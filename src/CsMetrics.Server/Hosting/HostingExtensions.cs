@@ -1,3 +1,4 @@
+using CsMetrics.Contracts.Accounts;
 using CsMetrics.Grains;
 using CsMetrics.Grains.Accounts;
 using CsMetrics.Server.Durability;
@@ -32,6 +33,7 @@ public static class HostingExtensions
         services.AddSingleton(sp => ScoringFiles.LoadModel(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
         services.AddSingleton(sp => ScoringFiles.LoadCatalog(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
         services.AddSingleton(sp => new EventValidator(sp.GetRequiredService<EventCatalog>(), sp.GetRequiredService<ScoringModel>()));
+        services.AddSingleton<AccountGrains>();
         services.AddSingleton<EventIngestor>();
         services.AddSingleton<DurableLog>();
         services.AddHostedService(sp => sp.GetRequiredService<DurableLog>());
