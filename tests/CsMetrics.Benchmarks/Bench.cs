@@ -18,8 +18,6 @@ public sealed class BenchOptions
     public string Out { get; set; } = "artifacts/bench-durability.json";
     /// <summary>CsMetrics:Durability:TruncateInterval of the durable node (empty: the node's default).</summary>
     public string TruncateInterval { get; set; } = "";
-    /// <summary>CsMetrics:Accounts:CheckpointInterval of the durable node (empty: the node's default).</summary>
-    public string CheckpointInterval { get; set; } = "";
 
     /// <summary>Which phases to run: off, durable, recovery (comma-separated).</summary>
     public string Phases { get; set; } = "off,durable,recovery";
@@ -42,8 +40,7 @@ public sealed class BenchOptions
                 case "--out": o.Out = value; break;
                 case "--phases": o.Phases = value; break;
                 case "--truncate-interval": o.TruncateInterval = value; break;
-                case "--checkpoint-interval": o.CheckpointInterval = value; break;
-                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --batch, --concurrency, --recovery-accounts, --phases, --truncate-interval, --checkpoint-interval, --out)");
+                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --batch, --concurrency, --recovery-accounts, --phases, --truncate-interval, --out)");
             }
         }
         return o;
@@ -59,7 +56,6 @@ internal static class Node
     public static Dictionary<string, string> Memory() => new()
     {
         ["CsMetrics:Storage:Provider"] = "Memory",
-        ["CsMetrics:Accounts:CheckpointInterval"] = "01:00:00",
         ["CsMetrics:Accounts:MaxUnsavedEvents"] = "1000000",
     };
 
@@ -74,10 +70,6 @@ internal static class Node
         if (options is { TruncateInterval.Length: > 0 })
         {
             settings["CsMetrics:Durability:TruncateInterval"] = options.TruncateInterval;
-        }
-        if (options is { CheckpointInterval.Length: > 0 })
-        {
-            settings["CsMetrics:Accounts:CheckpointInterval"] = options.CheckpointInterval;
         }
         return settings;
     }
@@ -211,7 +203,6 @@ internal static class Recovery
         var accounts = options.RecoveryAccounts;
         var serviceId = $"recover{Guid.NewGuid():N}"[..20];
         var settings = Node.Durable(connection, serviceId);
-        settings["CsMetrics:Accounts:CheckpointInterval"] = "01:00:00";
         settings["CsMetrics:Accounts:MaxUnsavedEvents"] = "1000000";
         settings["CsMetrics:Durability:TruncateInterval"] = "01:00:00";
 

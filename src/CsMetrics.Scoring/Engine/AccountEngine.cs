@@ -85,7 +85,7 @@ public static class AccountEngine
                 var c = card.Components[i];
                 if (!c.NoData)
                 {
-                    eval.Contributions[c.Name] = c.Contribution;
+                    eval.Contributions = eval.Contributions.With(c.Component, c.Contribution);
                 }
             }
             return (null, null);
@@ -93,25 +93,20 @@ public static class AccountEngine
 
         // Only a real change pays for its explanation.
         var cause = applied is { Count: > 0 } ? CauseOf(applied, card, eval) : TimePassedCause;
-        var drivers = new Dictionary<string, double>(card.Components.Count);
+        var drivers = ComponentDictionary.Empty;
+        var contributions = eval.Contributions;
         for (var i = 0; i < card.Components.Count; i++)
         {
             var c = card.Components[i];
             var current = c.NoData ? 0 : c.Contribution;
-            var delta = HealthScorer.Round(current - eval.Contributions.GetValueOrDefault(c.Name));
+            var delta = HealthScorer.Round(current - (contributions.Get(c.Component) ?? 0));
             if (delta != 0)
             {
-                drivers[c.Name] = delta;
+                drivers = drivers.With(c.Component, delta);
             }
-            if (c.NoData)
-            {
-                eval.Contributions.Remove(c.Name);
-            }
-            else
-            {
-                eval.Contributions[c.Name] = current;
-            }
+            contributions = c.NoData ? contributions.Without(c.Component) : contributions.With(c.Component, current);
         }
+        eval.Contributions = contributions;
 
         eval.Score = card.Score;
         eval.Band = band;
@@ -136,7 +131,7 @@ public static class AccountEngine
         for (var i = 0; i < card.Components.Count; i++)
         {
             var c = card.Components[i];
-            var delta = Math.Abs(c.Contribution - eval.Contributions.GetValueOrDefault(c.Name));
+            var delta = Math.Abs(c.Contribution - (eval.Contributions.Get(c.Component) ?? 0));
             if (delta > largest)
             {
                 (top, largest) = (c.Component, delta);

@@ -224,7 +224,7 @@ public sealed record ScoreChange(
     Band? FromBand,
     Band? ToBand,
     string Cause,
-    IReadOnlyDictionary<string, double> Drivers);
+    ComponentDictionary Drivers);
 
 public sealed class EvaluationState
 {
@@ -232,7 +232,7 @@ public sealed class EvaluationState
     public Band? Band { get; set; }
     public DateTimeOffset? ScoredAt { get; set; }
     /// <summary>Each component's last contribution to the score (weight share x component score).</summary>
-    public Dictionary<string, double> Contributions { get; set; } = [];
+    public ComponentDictionary Contributions { get; set; }
     /// <summary>The most recent explained changes, newest last.</summary>
     public List<ScoreChange> Changes { get; set; } = [];
 }

@@ -8,7 +8,7 @@ namespace CsMetrics.Grains.Tests.Accounts;
 public class AlertRulesTests
 {
     private static BandCrossing Crossing(Band? from, Band to) =>
-        new(from, to, 50, new ScoreChange(DateTimeOffset.UnixEpoch, null, 50, from, to, "test", new Dictionary<string, double>()));
+        new(from, to, 50, new ScoreChange(DateTimeOffset.UnixEpoch, null, 50, from, to, "test", ComponentDictionary.Empty));
 
     [Theory]
     [InlineData(null, Band.Red, null)]

@@ -26,12 +26,12 @@ public class CrashRecoveryTests(Azurite azurite)
     private const int Batches = 40;
     private const int EventsPerBatch = 250;
 
-    private Dictionary<string, string> Settings(string serviceId, string checkpoint, string truncate) => new()
+    private Dictionary<string, string> Settings(string serviceId, string maxUnsaved, string truncate) => new()
     {
         ["CsMetrics:Node:ServiceId"] = serviceId,
         ["CsMetrics:Storage:Provider"] = "AzureTable",
         ["CsMetrics:Storage:AzureTable:ConnectionString"] = azurite.ConnectionString,
-        ["CsMetrics:Accounts:CheckpointInterval"] = checkpoint,
+        ["CsMetrics:Accounts:MaxUnsavedEvents"] = maxUnsaved,
         ["CsMetrics:Durability:TruncateInterval"] = truncate,
     };
 
@@ -54,10 +54,11 @@ public class CrashRecoveryTests(Azurite azurite)
 
     [Theory]
     // Nothing checkpointed or truncated before the crash: everything comes back from the log.
-    [InlineData("01:00:00", "01:00:00", true)]
-    // Short intervals: the crash lands with some accounts checkpointed, some of the log truncated, the rest only in the log.
-    [InlineData("00:00:01", "00:00:02", false)]
-    public async Task KillDashNine_AfterTheLastAcknowledgement_LosesNothingAndCountsNothingTwice(string checkpoint, string truncate, bool allFromLog)
+    [InlineData("1000000", "01:00:00", true)]
+    // Accounts checkpoint after 20 unsaved events and the log is truncated every 2 s: the crash lands
+    // with some accounts checkpointed, some of the log truncated, the rest only in the log.
+    [InlineData("20", "00:00:02", false)]
+    public async Task KillDashNine_AfterTheLastAcknowledgement_LosesNothingAndCountsNothingTwice(string maxUnsaved, string truncate, bool allFromLog)
     {
         var ct = TestContext.Current.CancellationToken;
         var serviceId = $"crash{Guid.NewGuid():N}"[..20];
@@ -66,7 +67,7 @@ public class CrashRecoveryTests(Azurite azurite)
         var acknowledged = new List<HealthEvent>();
         var batches = new List<string>();
 
-        var node = await NodeProcess.StartAsync(Settings(serviceId, checkpoint, truncate), cancellationToken: ct);
+        var node = await NodeProcess.StartAsync(Settings(serviceId, maxUnsaved, truncate), cancellationToken: ct);
         try
         {
             for (var b = 0; b < Batches; b++)
@@ -87,7 +88,7 @@ public class CrashRecoveryTests(Azurite azurite)
             await node.DisposeAsync();
         }
 
-        await using var restarted = await NodeProcess.StartAsync(Settings(serviceId, checkpoint, truncate), cancellationToken: ct);
+        await using var restarted = await NodeProcess.StartAsync(Settings(serviceId, maxUnsaved, truncate), cancellationToken: ct);
         var replayed = System.Text.RegularExpressions.Regex.Match(restarted.Output, @"Replayed (\d+) log entries \((\d+) events");
         Assert.True(replayed.Success, restarted.Output);
         if (allFromLog)

@@ -17,7 +17,6 @@ public class OrphanLogTests(Azurite azurite)
         ["CsMetrics:Storage:Provider"] = "AzureTable",
         ["CsMetrics:Storage:AzureTable:ConnectionString"] = azurite.ConnectionString,
         // Nothing is saved or truncated before the crash: the events live only in the dead node's log.
-        ["CsMetrics:Accounts:CheckpointInterval"] = "01:00:00",
         ["CsMetrics:Durability:TruncateInterval"] = "01:00:00",
         ["CsMetrics:Durability:HeartbeatInterval"] = "00:00:01",
         ["CsMetrics:Durability:OrphanAfter"] = "00:00:08",
