@@ -8,7 +8,10 @@ namespace CsMetrics.Scoring.State;
 /// </summary>
 public sealed class AccountState
 {
-    public int SchemaVersion { get; set; } = 1;
+    /// <summary>The snapshot format this code writes. 2: event ids remembered as hashes (<see cref="DedupState.Entries"/>).</summary>
+    public const int CurrentSchemaVersion = 2;
+
+    public int SchemaVersion { get; set; } = CurrentSchemaVersion;
     public string Account { get; set; } = "";
 
     /// <summary>Events applied to this account; duplicates, late and rejected events excluded.</summary>
@@ -43,66 +46,6 @@ public static class Stamp
 {
     public static Stamped<T> Latest<T>(Stamped<T>? current, Stamped<T> candidate) =>
         candidate.IsNewerThan(current) ? candidate : current!;
-}
-
-public sealed record SeenId(string Id, DateTimeOffset At);
-
-/// <summary>Recently applied event ids, so a retried event is never counted twice.</summary>
-public sealed class DedupState
-{
-    public List<SeenId> Ids { get; set; } = [];
-
-    /// <summary>
-    /// When the id cap forces an id out, events at or before its time can no longer be
-    /// de-duplicated, so they are treated as late (kept, not applied) instead of risking a double count.
-    /// </summary>
-    public DateTimeOffset? Horizon { get; set; }
-
-    private HashSet<string>? _index;
-
-    internal HashSet<string> Index => _index ??= new HashSet<string>(Ids.Select(i => i.Id), StringComparer.Ordinal);
-
-    internal bool Contains(string id) => Index.Contains(id);
-
-    internal void Add(string id, DateTimeOffset at)
-    {
-        Ids.Add(new SeenId(id, at));
-        Index.Add(id);
-    }
-
-    internal void Prune(DateTimeOffset forgetBefore, int maxIds)
-    {
-        if (Ids.Count == 0)
-        {
-            return;
-        }
-        var index = _index;
-        var kept = 0;
-        for (var i = 0; i < Ids.Count; i++)
-        {
-            if (Ids[i].At >= forgetBefore)
-            {
-                Ids[kept++] = Ids[i];
-            }
-            else
-            {
-                index?.Remove(Ids[i].Id);
-            }
-        }
-        Ids.RemoveRange(kept, Ids.Count - kept);
-        if (Ids.Count > maxIds)
-        {
-            Ids.Sort(static (a, b) => a.At != b.At ? a.At.CompareTo(b.At) : string.CompareOrdinal(a.Id, b.Id));
-            var excess = Ids.Count - maxIds;
-            var lastEvicted = Ids[excess - 1].At;
-            Horizon = Horizon is { } h && h > lastEvicted ? h : lastEvicted;
-            for (var i = 0; i < excess; i++)
-            {
-                index?.Remove(Ids[i].Id);
-            }
-            Ids.RemoveRange(0, excess);
-        }
-    }
 }
 
 /// <summary>Human product usage in day buckets by event time (UTC days).</summary>

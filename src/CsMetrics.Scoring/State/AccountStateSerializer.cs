@@ -12,11 +12,22 @@ public static class AccountStateSerializer
     public static byte[] Serialize(AccountState state) =>
         JsonSerializer.SerializeToUtf8Bytes(state, StateJsonContext.Default.AccountState);
 
-    public static AccountState Deserialize(ReadOnlySpan<byte> snapshot) =>
-        snapshot.IsEmpty
-            ? new AccountState()
-            : JsonSerializer.Deserialize(snapshot, StateJsonContext.Default.AccountState)
-              ?? throw new JsonException("An account snapshot decoded to null.");
+    /// <summary>Reads a snapshot of this or an older schema (older ones are upgraded as they are read).</summary>
+    public static AccountState Deserialize(ReadOnlySpan<byte> snapshot)
+    {
+        if (snapshot.IsEmpty)
+        {
+            return new AccountState();
+        }
+        var state = JsonSerializer.Deserialize(snapshot, StateJsonContext.Default.AccountState)
+            ?? throw new JsonException("An account snapshot decoded to null.");
+        if (state.SchemaVersion > AccountState.CurrentSchemaVersion)
+        {
+            throw new JsonException($"schemaVersion: this node reads account snapshots up to version {AccountState.CurrentSchemaVersion}, got {state.SchemaVersion}; run the newer CsMetrics that wrote it");
+        }
+        state.SchemaVersion = AccountState.CurrentSchemaVersion;
+        return state;
+    }
 }
 
 [JsonSourceGenerationOptions(

@@ -1,4 +1,5 @@
 using CsMetrics.Testing;
+using CsMetrics.Scoring.Events;
 using CsMetrics.Scoring.Engine;
 using CsMetrics.Scoring.Model;
 using CsMetrics.Scoring.State;
@@ -84,7 +85,7 @@ public class AccountEngineTests
         var events = Enumerable.Range(0, 40).Select(i => Login(Now.AddMinutes(-100 + i), id: $"id-{i}")).ToList();
         AccountEngine.Apply(state, events, model, Now);
         Assert.Equal(40, state.EventCount);
-        Assert.Equal(16, state.Dedup.Ids.Count);
+        Assert.Equal(16, state.Dedup.Count);
         var retry = AccountEngine.Apply(state, events, model, Now);
         Assert.Equal(0, retry.Applied);
         Assert.Equal(40, state.EventCount);
@@ -109,11 +110,38 @@ public class AccountEngineTests
     public void Serializer_RoundTripsTheWholeState()
     {
         var state = new AccountState();
-        AccountEngine.Apply(state, [.. HealthyMonth(Now), .. ChurningAccount(Now)], Models.Replay, Now);
+        List<HealthEvent> events = [.. HealthyMonth(Now), .. ChurningAccount(Now)];
+        AccountEngine.Apply(state, events, Models.Replay, Now);
         var bytes = AccountStateSerializer.Serialize(state);
         var copy = AccountStateSerializer.Deserialize(bytes);
         Assert.Equal(bytes, AccountStateSerializer.Serialize(copy));
         Assert.Equal(HealthScorer.Score(state, Models.Replay, Now).Score, HealthScorer.Score(copy, Models.Replay, Now).Score);
-        Assert.True(copy.Dedup.Contains(state.Dedup.Ids[0].Id));
+        Assert.Equal(state.Dedup.Count, copy.Dedup.Count);
+        Assert.All(events, e => Assert.True(copy.Dedup.Contains(e.Id)));
+        Assert.False(copy.Dedup.Contains("never-sent"));
+    }
+
+    [Fact]
+    public void Serializer_ReadsSchemaOneSnapshots_WithTheIdsThemselves()
+    {
+        // A schema-1 snapshot kept each event id as a string.
+        var stored = """{"schemaVersion":1,"account":"acme","eventCount":2,"dedup":{"ids":[{"id":"e-1","at":"2026-11-23T10:00:00+00:00"},{"id":"e-2","at":"2026-11-23T11:00:00+00:00"}]}}"""u8;
+
+        var state = AccountStateSerializer.Deserialize(stored);
+
+        Assert.Equal(AccountState.CurrentSchemaVersion, state.SchemaVersion);
+        Assert.Equal(2, state.Dedup.Count);
+        Assert.True(state.Dedup.Contains("e-1"));
+        Assert.True(state.Dedup.Contains("e-2"));
+        var retry = AccountEngine.Apply(state, [Login(Now.AddHours(-1), id: "e-2")], Models.Replay, Now);
+        Assert.Equal(1, retry.Duplicates);
+        Assert.Equal(2, state.EventCount);
+    }
+
+    [Fact]
+    public void Serializer_ANewerSchema_IsRefusedByName()
+    {
+        var e = Assert.Throws<System.Text.Json.JsonException>(() => AccountStateSerializer.Deserialize("""{"schemaVersion":99}"""u8));
+        Assert.Contains("schemaVersion", e.Message);
     }
 }

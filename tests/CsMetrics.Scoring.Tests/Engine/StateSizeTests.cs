@@ -41,7 +41,7 @@ public class StateSizeTests
         }
         var bytes = AccountStateSerializer.Serialize(state).Length;
         TestContext.Current.TestOutputHelper?.WriteLine($"busiest account snapshot: {bytes} bytes");
-        Assert.True(state.Dedup.Ids.Count <= model.Ingest.DedupMaxIds);
+        Assert.True(state.Dedup.Count <= model.Ingest.DedupMaxIds);
         Assert.True(state.Support.Tickets.Count <= model.Support.MaxTickets);
         Assert.True(state.Outcomes.Milestones.Count <= model.Outcomes.MaxMilestones);
         Assert.InRange(bytes, 1, 256 * 1024);
