@@ -11,8 +11,8 @@ public static class HealthScorer
 {
     private const double HoursPerDay = 24;
 
-    /// <param name="explain">Build each sub-metric's <see cref="MetricScore.Detail"/> sentence; the hot
-    /// path (scoring on every event) leaves them empty, views ask for them.</param>
+    /// <param name="explain">Keep the sub-metrics, each with its <see cref="MetricScore.Detail"/> sentence, in
+    /// the card; the hot path (scoring on every event) needs only the component scores, views ask for them.</param>
     public static ScoreCard Score(AccountState state, ScoringModel model, DateTimeOffset now, bool explain = true)
     {
         ReadOnlySpan<(Component Component, double? Score, IReadOnlyList<MetricScore> Metrics)> raw =
@@ -93,7 +93,7 @@ public static class HealthScorer
         var olderActive = activeDays - recentActive;
         var trend = olderActive == 0 ? (double?)null : (recentActive / (double)u.RecentDays) / (olderActive / (double)olderDays) - 1;
 
-        MetricScore[] metrics =
+        ReadOnlySpan<MetricScore> metrics =
         [
             new("activeDays", activeDays, Ratio(weightedActive, expectedWeighted), u.SubWeights["activeDays"],
                 explain ? $"{activeDays} active days in {observedDays} (last {u.RecentDays} count x{u.RecentWeight}); {cadence} per {u.WindowDays} expected for segment {state.Profile.Segment?.Value ?? "default"}" : ""),
@@ -109,7 +109,7 @@ public static class HealthScorer
                 !explain ? "" : trend is { } t ? $"last {u.RecentDays} days {(t >= 0 ? "+" : "")}{Round(t * 100)}% vs the {olderDays} days before" : "no activity in the earlier weeks to compare with"),
             new("daysSinceLastUse", Round((now - usage.LastHumanAt!.Value).TotalDays), null, 0, "days since the last human usage event"),
         ];
-        return (Component.Usage, Combine(metrics), metrics);
+        return (Component.Usage, Combine(metrics), explain ? metrics.ToArray() : []);
     }
 
     internal static (Component, double?, IReadOnlyList<MetricScore>) Support(AccountState state, ScoringModel model, DateTimeOffset now, bool explain)
@@ -147,7 +147,7 @@ public static class HealthScorer
         var escalations = support.Escalations.Count(e => e >= escalationCutoff);
         double? meanResolution = resolved > 0 ? resolutionHours / resolved : null;
 
-        MetricScore[] metrics =
+        ReadOnlySpan<MetricScore> metrics =
         [
             new("openTickets", open, 100 * Math.Max(0, 1 - openLoad / s.OpenLoadForZero), s.SubWeights["openTickets"],
                 explain ? $"{open} open tickets, load {Round(openLoad)} (priority-weighted, +1 if escalated); {s.OpenLoadForZero} scores 0" : ""),
@@ -160,7 +160,7 @@ public static class HealthScorer
             new("ageing", ageing, 100 * Math.Max(0, 1 - ageing / s.AgeingForZero), s.SubWeights["ageing"],
                 explain ? $"{ageing} tickets open longer than {s.AgeingDays} days; {s.AgeingForZero} score 0" : ""),
         ];
-        return (Component.Support, Combine(metrics), metrics);
+        return (Component.Support, Combine(metrics), explain ? metrics.ToArray() : []);
     }
 
     internal static (Component, double?, IReadOnlyList<MetricScore>) Sentiment(AccountState state, ScoringModel model, DateTimeOffset now, bool explain)
@@ -191,12 +191,12 @@ public static class HealthScorer
             return new MetricScore(name, latest.Score, sum / weights, m.SubWeights[name],
                 !explain ? "" : $"latest {latest.Score}{(category is null ? "" : $" ({category})")} of {responses.Count} responses, half-life {m.HalfLifeDays} days");
         }
-        MetricScore[] metrics =
+        ReadOnlySpan<MetricScore> metrics =
         [
             Survey("nps", sentiment.Nps, m.NpsPoints, 0),
             Survey("csat", sentiment.Csat, m.CsatPoints, 1),
         ];
-        return (Component.Sentiment, Combine(metrics), metrics);
+        return (Component.Sentiment, Combine(metrics), explain ? metrics.ToArray() : []);
     }
 
     internal static (Component, double?, IReadOnlyList<MetricScore>) Outcomes(AccountState state, ScoringModel model, DateTimeOffset now, bool explain)
@@ -214,7 +214,7 @@ public static class HealthScorer
         var expected = Math.Min(o.ExpectedMilestones, 1 + (int)(ageDays / o.MilestoneEveryDays));
 
         double? ttvDays = outcomes.FirstValueAt is { } v ? Math.Max(0, (v - start.Value).TotalDays) : null;
-        MetricScore[] metrics =
+        ReadOnlySpan<MetricScore> metrics =
         [
             new("milestones", achieved, Ratio(achieved, expected), o.SubWeights["milestones"],
                 explain ? $"{achieved} milestones achieved, {expected} expected at {Round(ageDays)} days old" : ""),
@@ -223,7 +223,7 @@ public static class HealthScorer
                 o.SubWeights["timeToValue"],
                 !explain ? "" : ttvDays is { } first ? $"first value after {Round(first)} days; target {o.TtvTargetDays}, {o.TtvWorstDays} scores 0" : "no value realised yet"),
         ];
-        return (Component.Outcomes, Combine(metrics), metrics);
+        return (Component.Outcomes, Combine(metrics), explain ? metrics.ToArray() : []);
     }
 
     internal static (Component, double?, IReadOnlyList<MetricScore>) Billing(AccountState state, ScoringModel model, DateTimeOffset now, bool explain)
@@ -255,7 +255,7 @@ public static class HealthScorer
             _ => b.RenewalFloor / 2, // the renewal date passed with no renewal recorded
         };
 
-        MetricScore[] metrics =
+        ReadOnlySpan<MetricScore> metrics =
         [
             new("payments", failures, outstanding ? 0 : 100 * Math.Max(0, 1 - failures / b.FailuresForZero), b.SubWeights["payments"],
                 !explain ? "" : outstanding ? "a payment failed and has not been recovered" : $"{failures} payment failures in {b.FailureWindowDays} days; {b.FailuresForZero} score 0"),
@@ -266,11 +266,11 @@ public static class HealthScorer
             new("renewal", daysToRenewal is { } dr ? Round(dr) : null, renewal, b.SubWeights["renewal"],
                 !explain ? "" : daysToRenewal is null ? "renewal date unknown" : daysToRenewal < 0 ? "renewal date passed with no renewal" : $"{Round(daysToRenewal.Value)} days to renewal; under {b.RenewalWarningDays} lowers the score"),
         ];
-        return (Component.Billing, Combine(metrics), metrics);
+        return (Component.Billing, Combine(metrics), explain ? metrics.ToArray() : []);
     }
 
     /// <summary>Weighted mean of the sub-metrics that have data; null when none has.</summary>
-    private static double? Combine(IReadOnlyList<MetricScore> metrics)
+    private static double? Combine(ReadOnlySpan<MetricScore> metrics)
     {
         double sum = 0, weights = 0;
         foreach (var m in metrics)
