@@ -1,4 +1,5 @@
 using CsMetrics.Server.Alerts;
+using CsMetrics.Server.Bench;
 using CsMetrics.Server.Health;
 using CsMetrics.Server.Hosting;
 using CsMetrics.Server.Ingest;
@@ -14,6 +15,7 @@ app.MapHealthApi();
 app.MapIngestApi();
 app.MapQueryApi();
 app.MapAlertsApi();
+app.MapBenchApi();
 app.Run();
 
 /// <summary>Entry point, visible to tests that host the node in process.</summary>

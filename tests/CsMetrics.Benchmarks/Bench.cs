@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -10,17 +11,24 @@ namespace CsMetrics.Benchmarks;
 
 public sealed class BenchOptions
 {
-    public int Accounts { get; set; } = 100_000;
-    public int Events { get; set; } = 300_000;
+    public string Accounts { get; set; } = "100000";
+    public int Events { get; set; } = 600_000;
     public int Batch { get; set; } = 500;
     public int Concurrency { get; set; } = 8;
+    public string Distributions { get; set; } = "uniform,zipf";
     public int RecoveryAccounts { get; set; } = 100_000;
-    public string Out { get; set; } = "artifacts/bench-durability.json";
+    public string Out { get; set; } = "artifacts/bench.json";
     /// <summary>CsMetrics:Durability:TruncateInterval of the durable node (empty: the node's default).</summary>
     public string TruncateInterval { get; set; } = "";
 
-    /// <summary>Which phases to run: off, durable, recovery (comma-separated).</summary>
-    public string Phases { get; set; } = "off,durable,recovery";
+    /// <summary>Which phases to run: baseline, off, durable, latency, recovery (comma-separated).</summary>
+    public string Phases { get; set; } = "baseline,off,durable,latency,recovery";
+
+    [JsonIgnore]
+    public IEnumerable<int> AccountCounts => Accounts.Split(',').Select(a => int.Parse(a, CultureInfo.InvariantCulture));
+
+    [JsonIgnore]
+    public IEnumerable<string> DistributionNames => Distributions.Split(',');
 
     public bool Runs(string phase) => Phases.Split(',').Contains(phase);
 
@@ -32,15 +40,27 @@ public sealed class BenchOptions
             var value = args[i + 1];
             switch (args[i])
             {
-                case "--accounts": o.Accounts = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--accounts": o.Accounts = value; break;
                 case "--events": o.Events = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--batch": o.Batch = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--concurrency": o.Concurrency = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--distributions": o.Distributions = value; break;
                 case "--recovery-accounts": o.RecoveryAccounts = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--out": o.Out = value; break;
                 case "--phases": o.Phases = value; break;
                 case "--truncate-interval": o.TruncateInterval = value; break;
-                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --batch, --concurrency, --recovery-accounts, --phases, --truncate-interval, --out)");
+                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --batch, --concurrency, --distributions, --recovery-accounts, --phases, --truncate-interval, --out)");
+            }
+        }
+        if (args.Length % 2 != 0)
+        {
+            throw new ArgumentException($"option {args[^1]} has no value");
+        }
+        foreach (var d in o.DistributionNames)
+        {
+            if (d is not ("uniform" or "zipf"))
+            {
+                throw new ArgumentException($"--distributions: expected uniform and/or zipf, got {d}");
             }
         }
         return o;
@@ -50,13 +70,20 @@ public sealed class BenchOptions
 [JsonSerializable(typeof(BenchOptions))]
 internal sealed partial class BenchJson : JsonSerializerContext;
 
+internal static class Machine
+{
+    public static string Describe() =>
+        $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1 << 30)} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}";
+}
+
 internal static class Node
 {
-    /// <summary>Storage off: no event log, and no checkpoint during the measurement.</summary>
+    /// <summary>Storage off: the Memory provider, so no event log and no checkpoint write; the benchmark endpoints on.</summary>
     public static Dictionary<string, string> Memory() => new()
     {
         ["CsMetrics:Storage:Provider"] = "Memory",
         ["CsMetrics:Accounts:MaxUnsavedEvents"] = "1000000",
+        ["CsMetrics:Bench:Enabled"] = "true",
     };
 
     public static Dictionary<string, string> Durable(string connection, string serviceId, BenchOptions? options = null)
@@ -66,6 +93,7 @@ internal static class Node
             ["CsMetrics:Node:ServiceId"] = serviceId,
             ["CsMetrics:Storage:Provider"] = "AzureTable",
             ["CsMetrics:Storage:AzureTable:ConnectionString"] = connection,
+            ["CsMetrics:Bench:Enabled"] = "true",
         };
         if (options is { TruncateInterval.Length: > 0 })
         {
@@ -75,7 +103,11 @@ internal static class Node
     }
 }
 
-public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed, double ActivationEventsPerSecond)
+/// <summary>One line of the results table.</summary>
+public sealed record Row(int Accounts, string Distribution, string Pipeline, double EventsPerSecond, double P50, double P99,
+    double CpuMicrosPerEvent, double GeneratorCpuSeconds, double? VsHttpBaseline, double? VsEngineBaseline);
+
+public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed)
 {
     public double EventsPerSecond => Events / Seconds;
 
@@ -90,8 +122,43 @@ public sealed record RunResult(string Name, int Events, double Seconds, double P
         ["nodeCpuMicrosPerEvent"] = Math.Round(NodeCpuMicrosPerEvent, 2),
         ["loadGeneratorCpuSeconds"] = Math.Round(GeneratorCpuSeconds, 2),
         ["failedRequests"] = Failed,
-        ["activationEventsPerSecond"] = Math.Round(ActivationEventsPerSecond),
     };
+}
+
+/// <summary>Account popularity: uniform, or Zipf (s = 1: the k-th most popular account gets 1/k of the top one's events).</summary>
+internal sealed class Popularity
+{
+    private readonly double[]? _cumulative;
+    private readonly int _accounts;
+
+    public Popularity(string distribution, int accounts)
+    {
+        _accounts = accounts;
+        if (distribution == "zipf")
+        {
+            _cumulative = new double[accounts];
+            double sum = 0;
+            for (var k = 0; k < accounts; k++)
+            {
+                sum += 1.0 / (k + 1);
+                _cumulative[k] = sum;
+            }
+            for (var k = 0; k < accounts; k++)
+            {
+                _cumulative[k] /= sum;
+            }
+        }
+    }
+
+    public int Next(Random rng)
+    {
+        if (_cumulative is null)
+        {
+            return rng.Next(_accounts);
+        }
+        var i = Array.BinarySearch(_cumulative, rng.NextDouble());
+        return Math.Min(i < 0 ? ~i : i, _accounts - 1);
+    }
 }
 
 internal static class Load
@@ -100,9 +167,10 @@ internal static class Load
 
     /// <summary>Pre-serialized bodies, so the measurement does not include building them.</summary>
     /// <param name="everyAccount">Give account i the i-th event (in order), so every account gets one: the warm-up activates them all.</param>
-    public static List<byte[]> Bodies(string prefix, int events, int accounts, int batch, int seed, bool everyAccount = false)
+    public static List<byte[]> Bodies(string prefix, int events, int accounts, int batch, int seed, string distribution = "uniform", bool everyAccount = false)
     {
         var rng = new Random(seed);
+        var popularity = new Popularity(distribution, accounts);
         var now = TimeProvider.System.GetUtcNow();
         var bodies = new List<byte[]>(events / batch + 1);
         var sb = new StringBuilder(batch * 200);
@@ -115,7 +183,7 @@ internal static class Load
                 {
                     sb.Append(',');
                 }
-                var account = everyAccount ? i % accounts : rng.Next(accounts);
+                var account = everyAccount ? i % accounts : popularity.Next(rng);
                 var at = now.AddSeconds(-rng.Next(0, 24 * 3600)).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
                 var (type, props) = rng.Next(20) switch
                 {
@@ -134,45 +202,53 @@ internal static class Load
         return bodies;
     }
 
-    public static async Task<RunResult> MeasureAsync(string name, Dictionary<string, string> settings, List<byte[]> warmup, List<byte[]> bodies, BenchOptions options)
+    public static HttpClient Client(NodeProcess node, int concurrency) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(5) };
+
+    /// <summary>Posts the bodies with <paramref name="concurrency"/> requests in flight, as fast as the node answers.</summary>
+    public static async Task<RunResult> MeasureAsync(string name, NodeProcess node, HttpClient http, string path, List<byte[]> bodies, BenchOptions options)
     {
-        Console.WriteLine($"{name}: starting a node ...");
-        await using var node = await NodeProcess.StartAsync(settings);
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(2) };
-        // The warm-up activates every account (its first event), so the measurement is steady-state ingest.
-        var warmClock = Stopwatch.StartNew();
-        await PostAllAsync(http, warmup, options.Concurrency);
-        var activationRate = warmup.Count * options.Batch / warmClock.Elapsed.TotalSeconds;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: activated {options.Accounts:N0} accounts at {activationRate:N0} first events/s; measuring {bodies.Count} requests ..."));
         var cpuBefore = node.TotalProcessorTime;
         var myCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
-        var (latencies, failed) = await PostAllAsync(http, bodies, options.Concurrency);
+        var (latencies, failed) = await PostAllAsync(http, path, bodies, options.Concurrency);
         var seconds = clock.Elapsed.TotalSeconds;
         var nodeCpu = (node.TotalProcessorTime - cpuBefore).TotalSeconds;
         var myCpu = (Process.GetCurrentProcess().TotalProcessorTime - myCpuBefore).TotalSeconds;
         latencies.Sort();
         var events = bodies.Count * options.Batch;
-        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed, activationRate);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {result.EventsPerSecond:N0} events/s, p50 {result.P50:F1} ms, p99 {result.P99:F1} ms, {failed} failed requests"));
+        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {name}: {result.EventsPerSecond:N0} events/s, p50 {result.P50:F1} ms, p99 {result.P99:F1} ms, {result.NodeCpuMicrosPerEvent:F1} µs node CPU/event, {failed} failed requests"));
         return result;
     }
 
-    public static async Task<(List<double> Latencies, int Failed)> PostAllAsync(HttpClient http, List<byte[]> bodies, int concurrency)
+    public static async Task<(List<double> Latencies, int Failed)> PostAllAsync(HttpClient http, string path, List<byte[]> bodies, int concurrency, double? eventsPerSecond = null, int batch = 500)
     {
         var latencies = new List<double>(bodies.Count);
         var failed = 0;
         var next = -1;
+        var started = Stopwatch.GetTimestamp();
+        var interval = eventsPerSecond is { } rate ? TimeSpan.FromSeconds(batch / rate) : TimeSpan.Zero;
         var workers = Enumerable.Range(0, concurrency).Select(async _ =>
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < bodies.Count)
             {
-                var started = Stopwatch.GetTimestamp();
+                if (interval > TimeSpan.Zero)
+                {
+                    // Paced: body i is due at start + i intervals (an open-loop load, not one that waits for answers).
+                    var due = interval * i - Stopwatch.GetElapsedTime(started);
+                    if (due > TimeSpan.Zero)
+                    {
+                        await Task.Delay(due);
+                    }
+                }
+                var sent = Stopwatch.GetTimestamp();
                 using var content = new ByteArrayContent(bodies[i]);
                 content.Headers.ContentType = new("application/json");
-                using var response = await http.PostAsync(new Uri("/v1/events", UriKind.Relative), content);
-                var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                using var response = await http.PostAsync(new Uri(path, UriKind.Relative), content);
+                var ms = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
                 lock (latencies)
                 {
                     latencies.Add(ms);
@@ -187,8 +263,165 @@ internal static class Load
         return (latencies, failed);
     }
 
-    private static double Percentile(List<double> sorted, double p) =>
+    public static double Percentile(List<double> sorted, double p) =>
         sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+}
+
+/// <summary>Everything measured at one number of accounts.</summary>
+internal static class Scale
+{
+    public static async Task<JsonObject> RunAsync(int accounts, string azurite, BenchOptions options, List<Row> table)
+    {
+        Console.WriteLine($"== {accounts:N0} accounts: generating {options.Events:N0} events per run in {options.Batch}-event batches ...");
+        // Every account gets events (the first activates it), and at least 100,000 events go through so
+        // the node's code is fully compiled (tiered JIT) before anything is measured.
+        var warmup = Load.Bodies("warm", Math.Max(accounts, 100_000), accounts, options.Batch, seed: 2, everyAccount: true);
+        var runs = options.DistributionNames.ToDictionary(d => d, d => Load.Bodies($"run-{d}", options.Events, accounts, options.Batch, seed: 1, distribution: d));
+        var result = new JsonObject { ["accounts"] = accounts };
+        double? engine = null;
+        var httpBaseline = new Dictionary<string, double>();
+
+        if (options.Runs("baseline") || options.Runs("off"))
+        {
+            Console.WriteLine("storage-off node (Memory provider): starting ...");
+            await using var node = await NodeProcess.StartAsync(Node.Memory());
+            using var http = Load.Client(node, options.Concurrency);
+            if (options.Runs("baseline"))
+            {
+                // Engine: the same batches as grain calls from inside the node; once to activate and compile,
+                // then the median of three.
+                var query = $"/v1/bench/grain-calls?accounts={accounts}&events={options.Events}&batch={options.Batch}&concurrency={options.Concurrency}";
+                await http.PostAsync(new Uri(query, UriKind.Relative), null);
+                var tries = new List<JsonObject>();
+                for (var i = 0; i < 3; i++)
+                {
+                    tries.Add((await (await http.PostAsync(new Uri(query, UriKind.Relative), null)).Content.ReadFromJsonAsync<JsonObject>())!);
+                }
+                var calls = tries.OrderBy(t => (double)t["eventsPerSecond"]!).ElementAt(1);
+                engine = (double)calls["eventsPerSecond"]!;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  engine baseline (grain calls in the node, {(int)calls["calls"]!:N0} calls): {engine:N0} events/s"));
+                result["engineBaseline"] = calls;
+                table.Add(new Row(accounts, "uniform", "engine baseline: counting grains, no HTTP", engine.Value, 0, 0, 0, 0, null, 1));
+
+                await Load.PostAllAsync(http, "/v1/bench/noscore", warmup, options.Concurrency);
+                foreach (var (distribution, bodies) in runs)
+                {
+                    var r = await Load.MeasureAsync($"HTTP baseline, {distribution} (no scoring, no dedup, no storage)", node, http, "/v1/bench/noscore", bodies, options);
+                    httpBaseline[distribution] = r.EventsPerSecond;
+                    result[$"httpBaseline_{distribution}"] = r.ToJson();
+                    table.Add(new Row(accounts, distribution, "HTTP baseline: validation + counting grains", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds, 1, r.EventsPerSecond / engine));
+                }
+            }
+            if (options.Runs("off"))
+            {
+                var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options);
+                result["offActivation"] = warm.ToJson();
+                foreach (var (distribution, bodies) in runs)
+                {
+                    var r = await Load.MeasureAsync($"CsMetrics, storage off, {distribution}", node, http, "/v1/events", bodies, options);
+                    result[$"off_{distribution}"] = r.ToJson();
+                    table.Add(new Row(accounts, distribution, "CsMetrics, storage off", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds,
+                        httpBaseline.TryGetValue(distribution, out var b) ? r.EventsPerSecond / b : null, r.EventsPerSecond / engine));
+                }
+            }
+        }
+
+        if (options.Runs("durable"))
+        {
+            Console.WriteLine("durable node (Azure Table on Azurite): starting ...");
+            await using var node = await NodeProcess.StartAsync(Node.Durable(azurite, $"bench{Guid.NewGuid():N}"[..20], options));
+            using var http = Load.Client(node, options.Concurrency);
+            var idle = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/memory", UriKind.Relative));
+            var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options);
+            result["durableActivation"] = warm.ToJson();
+            var memory = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/memory", UriKind.Relative));
+            // Per live account: what the node holds beyond an idle node (a full collection before each reading).
+            var heap = (long)memory!["managedHeapBytes"]! - (long)idle!["managedHeapBytes"]!;
+            var workingSet = (long)memory["workingSetBytes"]! - (long)idle["workingSetBytes"]!;
+            result["memory"] = new JsonObject
+            {
+                ["liveAccounts"] = accounts,
+                ["idle"] = idle,
+                ["loaded"] = memory,
+                ["managedHeapBytesPerAccount"] = heap / accounts,
+                ["workingSetBytesPerAccount"] = workingSet / accounts,
+            };
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  memory per live account ({accounts:N0} accounts, beyond an idle node): managed heap {heap / accounts:N0} B, working set {workingSet / accounts:N0} B"));
+            double uniformRate = 0;
+            foreach (var (distribution, bodies) in runs)
+            {
+                var r = await Load.MeasureAsync($"CsMetrics, durable, {distribution}", node, http, "/v1/events", bodies, options);
+                result[$"durable_{distribution}"] = r.ToJson();
+                uniformRate = distribution == "uniform" ? r.EventsPerSecond : uniformRate;
+                table.Add(new Row(accounts, distribution, "CsMetrics, durable (Azure Table on Azurite)", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds,
+                    httpBaseline.TryGetValue(distribution, out var b) ? r.EventsPerSecond / b : null, engine is { } e ? r.EventsPerSecond / e : null));
+            }
+            if (options.Runs("latency") && uniformRate > 0)
+            {
+                result["eventToScoreVisible"] = await Latency.MeasureAsync(node, http, accounts, uniformRate / 2, options);
+            }
+        }
+        return result;
+    }
+}
+
+/// <summary>
+/// Event-to-score-visible latency while the node ingests at a given rate: a probe posts one event
+/// for an account of its own and reads the account until the event is counted.
+/// </summary>
+internal static class Latency
+{
+    public static async Task<JsonObject> MeasureAsync(NodeProcess node, HttpClient http, int accounts, double rate, BenchOptions options)
+    {
+        var events = (int)Math.Min(options.Events, rate * 20);
+        var bodies = Load.Bodies("paced", events, accounts, options.Batch, seed: 3);
+        using var probeHttp = new HttpClient { BaseAddress = node.Address };
+        var samples = new List<double>();
+        using var stop = new CancellationTokenSource();
+        var load = Load.PostAllAsync(http, "/v1/events", bodies, options.Concurrency, rate, options.Batch);
+        var probe = Task.Run(async () =>
+        {
+            var n = 0;
+            while (!load.IsCompleted)
+            {
+                n++;
+                var account = $"probe-{n % 50}";
+                var body = $"[{{\"id\":\"probe-{n}\",\"account\":\"{account}\",\"type\":\"login\",\"timestamp\":\"{TimeProvider.System.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ}\",\"user\":\"u-1\"}}]";
+                var sent = Stopwatch.GetTimestamp();
+                using (var response = await probeHttp.PostAsync(new Uri("/v1/events", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json")))
+                {
+                    response.EnsureSuccessStatusCode();
+                }
+                // Visible: the account's own read shows the event counted.
+                var expected = (n - 1) / 50 + 1;
+                while (true)
+                {
+                    var view = await probeHttp.GetFromJsonAsync<JsonObject>(new Uri($"/v1/accounts/{account}", UriKind.Relative));
+                    if ((long)view!["eventCount"]! >= expected)
+                    {
+                        break;
+                    }
+                }
+                samples.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+                await Task.Delay(20);
+            }
+        });
+        await load;
+        await probe;
+        samples.Sort();
+        var p50 = Load.Percentile(samples, 0.5);
+        var p99 = Load.Percentile(samples, 0.99);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  event to score visible while ingesting {rate:N0} events/s (half the measured maximum): p50 {p50:F1} ms, p99 {p99:F1} ms over {samples.Count} probes"));
+        return new JsonObject
+        {
+            ["loadEventsPerSecond"] = Math.Round(rate),
+            ["probes"] = samples.Count,
+            ["p50Ms"] = Math.Round(p50, 2),
+            ["p99Ms"] = Math.Round(p99, 2),
+        };
+    }
 }
 
 internal static class Recovery
@@ -225,7 +458,7 @@ internal static class Recovery
         var node = await NodeProcess.StartAsync(settings);
         using (var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(5) })
         {
-            var (_, failed) = await Load.PostAllAsync(http, bodies, options.Concurrency);
+            var (_, failed) = await Load.PostAllAsync(http, "/v1/events", bodies, options.Concurrency);
             if (failed > 0)
             {
                 Console.WriteLine($"recovery: {failed} requests failed while loading");

@@ -1,63 +1,39 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CsMetrics.Benchmarks;
 using CsMetrics.Testing;
 
-// CsMetrics durability benchmark: durable ingest vs the same pipeline with storage off, and the
-// time to recover accounts after kill -9. Usage (from the repository root):
-//   dotnet run -c Release --project tests/CsMetrics.Benchmarks -- [--accounts 100000] [--events 300000]
-//       [--batch 500] [--concurrency 8] [--recovery-accounts 100000] [--out artifacts/bench-durability.json]
+// The CsMetrics benchmark. From the repository root:
+//   dotnet run -c Release --project tests/CsMetrics.Benchmarks -- [--accounts 100000[,1000000]] [--events 600000]
+//       [--distributions uniform,zipf] [--batch 500] [--concurrency 8] [--phases baseline,off,durable,latency,recovery]
+//       [--recovery-accounts 100000] [--truncate-interval 00:01:00] [--out artifacts/bench.json]
+// It starts Azurite and CsMetrics nodes as processes of their own and drives them over HTTP from this
+// process (the load generator), whose CPU time it reports: everything shares the machine's cores.
 var options = BenchOptions.Parse(args);
 var report = new JsonObject
 {
-    ["machine"] = $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1 << 30)} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}",
+    ["machine"] = Machine.Describe(),
+    ["command"] = "dotnet run -c Release --project tests/CsMetrics.Benchmarks -- " + string.Join(' ', args),
     ["settings"] = JsonSerializer.SerializeToNode(options, BenchJson.Default.BenchOptions),
 };
+Console.WriteLine($"machine: {report["machine"]}");
 
 var azurite = new Azurite();
 await azurite.InitializeAsync();
+var table = new List<Row>();
 try
 {
-    Console.WriteLine($"generating {options.Events:N0} events over {options.Accounts:N0} accounts in {options.Batch}-event batches ...");
-    var bodies = Load.Bodies("run", options.Events, options.Accounts, options.Batch, seed: 1);
-    var warmup = Load.Bodies("warm", options.Accounts, options.Accounts, options.Batch, seed: 2, everyAccount: true);
-
-    var results = new List<RunResult>();
-    if (options.Runs("off"))
+    var scales = new JsonArray();
+    foreach (var accounts in options.AccountCounts)
     {
-        var off = await Load.MeasureAsync("storage off (Memory provider)", Node.Memory(), warmup, bodies, options);
-        report["storageOff"] = off.ToJson();
-        results.Add(off);
+        var scale = await Scale.RunAsync(accounts, azurite.ConnectionString, options, table);
+        scales.Add(scale);
     }
-    if (options.Runs("durable"))
-    {
-        var on = await Load.MeasureAsync("durable (Azure Table on Azurite)", Node.Durable(azurite.ConnectionString, $"bench{Guid.NewGuid():N}"[..20], options), warmup, bodies, options);
-        report["durable"] = on.ToJson();
-        results.Add(on);
-    }
-
-    Console.WriteLine();
-    Console.WriteLine("| pipeline | events/s | request p50 ms | request p99 ms | node CPU µs/event | load generator CPU s |");
-    Console.WriteLine("|---|---|---|---|---|---|");
-    foreach (var r in results)
-    {
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Name} | {r.EventsPerSecond:N0} | {r.P50:F1} | {r.P99:F1} | {r.NodeCpuMicrosPerEvent:F1} | {r.GeneratorCpuSeconds:F1} |"));
-    }
-    if (results.Count == 2)
-    {
-        var ratio = results[1].EventsPerSecond / results[0].EventsPerSecond;
-        report["durableToStorageOffRatio"] = Math.Round(ratio, 3);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"durable / storage off: {ratio:F2}"));
-    }
-
+    report["scales"] = scales;
     if (options.RecoveryAccounts > 0 && options.Runs("recovery"))
     {
-        var recovery = await Recovery.MeasureAsync(azurite.ConnectionString, options);
-        report["recovery"] = recovery;
+        report["recovery"] = await Recovery.MeasureAsync(azurite.ConnectionString, options);
     }
 }
 finally
@@ -65,6 +41,17 @@ finally
     await azurite.DisposeAsync();
 }
 
+Console.WriteLine();
+Console.WriteLine("| accounts | distribution | pipeline | events/s | request p50 ms | request p99 ms | node CPU µs/event | vs HTTP baseline | vs engine baseline | load generator CPU s |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+foreach (var r in table)
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {r.Accounts:N0} | {r.Distribution} | {r.Pipeline} | {r.EventsPerSecond:N0} | {r.P50:F1} | {r.P99:F1} | {r.CpuMicrosPerEvent:F1} | {Ratio(r.VsHttpBaseline)} | {Ratio(r.VsEngineBaseline)} | {r.GeneratorCpuSeconds:F1} |"));
+}
+
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Out))!);
 await File.WriteAllTextAsync(options.Out, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"wrote {options.Out}");
+
+static string Ratio(double? value) => value is { } v ? v.ToString("F2", CultureInfo.InvariantCulture) : "";

@@ -1,23 +1,26 @@
 namespace CsMetrics.Contracts.Accounts;
 
 /// <summary>
-/// Account grain references for the ingest path. <c>GetGrain&lt;IAccountGrain&gt;(id)</c> resolves the
-/// interface and grain type from attributes on every call (about a tenth of the node's CPU under
-/// ingest); here they are resolved once and each reference is built from the account id alone.
+/// Grain references by string key for hot paths. <c>GetGrain&lt;T&gt;(key)</c> resolves the interface and
+/// grain type from attributes on every call (about a tenth of the node's CPU under ingest); here they
+/// are resolved once and each reference is built from the key alone.
 /// </summary>
-public sealed class AccountGrains
+public class GrainReferences<TGrain> where TGrain : IGrainWithStringKey
 {
     private readonly IGrainFactory _factory;
     private readonly GrainType _grainType;
     private readonly GrainInterfaceType _interfaceType;
 
-    public AccountGrains(IGrainFactory factory)
+    public GrainReferences(IGrainFactory factory)
     {
         _factory = factory;
-        var probe = (GrainReference)(object)factory.GetGrain<IAccountGrain>("probe");
+        var probe = (GrainReference)(object)factory.GetGrain<TGrain>("probe");
         _grainType = probe.GrainId.Type;
         _interfaceType = probe.InterfaceType;
     }
 
-    public IAccountGrain Get(string account) => (IAccountGrain)_factory.GetGrain(GrainId.Create(_grainType, account), _interfaceType);
+    public TGrain Get(string key) => (TGrain)_factory.GetGrain(GrainId.Create(_grainType, key), _interfaceType);
 }
+
+/// <summary>References to account grains, for the ingest path and the event log.</summary>
+public sealed class AccountGrains(IGrainFactory factory) : GrainReferences<IAccountGrain>(factory);

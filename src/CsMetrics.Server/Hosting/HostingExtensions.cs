@@ -24,6 +24,7 @@ public static class HostingExtensions
         services.AddOptions<IngestOptions>().Bind(config.GetSection(IngestOptions.Section)).ValidateOnStart();
         services.AddOptions<DurabilityOptions>().Bind(config.GetSection(DurabilityOptions.Section));
         services.AddOptions<AccountGrainOptions>().Bind(config.GetSection(AccountGrainOptions.Section));
+        services.AddOptions<Bench.BenchOptions>().Bind(config.GetSection(Bench.BenchOptions.Section));
         services.AddSingleton<IValidateOptions<NodeOptions>, NodeOptionsValidator>();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
         services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
@@ -34,6 +35,7 @@ public static class HostingExtensions
         services.AddSingleton(sp => ScoringFiles.LoadCatalog(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
         services.AddSingleton(sp => new EventValidator(sp.GetRequiredService<EventCatalog>(), sp.GetRequiredService<ScoringModel>()));
         services.AddSingleton<AccountGrains>();
+        services.AddSingleton<GrainReferences<Contracts.Bench.IBaselineGrain>>();
         services.AddSingleton<EventIngestor>();
         services.AddSingleton<DurableLog>();
         services.AddHostedService(sp => sp.GetRequiredService<DurableLog>());

@@ -15,4 +15,7 @@ namespace CsMetrics.Server.Json;
 [JsonSerializable(typeof(AlertsResponse))]
 [JsonSerializable(typeof(Alert))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(CsMetrics.Server.Bench.NoScoreResponse))]
+[JsonSerializable(typeof(CsMetrics.Server.Bench.GrainCallsResponse))]
+[JsonSerializable(typeof(CsMetrics.Server.Bench.MemoryResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;
