@@ -27,6 +27,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorage(StorageNames.Default);
             silo.Services.AddSingleton<TimeProvider>(Time);
             silo.Services.AddSingleton(Model);
+            silo.Services.AddCsMetricsGrains();
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();

@@ -21,6 +21,10 @@ public interface IAccountGrain : IGrainWithStringKey
     [Alias("GetAsync")]
     Task<AccountView?> GetAsync();
 
+    /// <summary>Re-scores the account at the current time with no new event (the silo's re-evaluation schedule calls it), so silence lowers the score.</summary>
+    [Alias("ReevaluateAsync")]
+    Task ReevaluateAsync();
+
     /// <summary>
     /// Writes the account's checkpoint if it has unsaved changes, and returns the activation's
     /// incarnation: a caller that delivered events to another incarnation must deliver them again

@@ -6,15 +6,17 @@ namespace CsMetrics.Grains.Alerts;
 
 /// <summary>
 /// One alert shard: numbers and keeps the recent alerts of the accounts hashed to it. The list is
-/// saved write-behind (once a second while it changes, and on deactivation): rewriting the whole
-/// list for every alert made the shard the bottleneck of ingest when many accounts moved at once.
+/// saved write-behind (every 5 s while it changes, and on deactivation): rewriting the whole list
+/// for every alert made the shard the bottleneck of ingest when many accounts moved at once, and
+/// once a second it still cost 8 % of a durable node's CPU under heavy ingest. Accounts checkpoint
+/// less often than that, and a replay after a crash raises the crossings it re-applies again.
 /// </summary>
 public sealed partial class AlertGrain(
     [PersistentState("alerts", StorageNames.Default)] IPersistentState<AlertShardState> state,
     ILogger<AlertGrain> logger) : Grain, IAlertGrain
 {
     public const int MaxRecent = 1000;
-    private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(5);
 
     private bool _dirty;
 

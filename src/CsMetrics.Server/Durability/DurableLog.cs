@@ -118,28 +118,20 @@ public sealed partial class DurableLog : BackgroundService
 
     private async Task<AccountIngestResult[]> DeliverAsync(Dictionary<string, List<HealthEvent>> byAccount, LogEpoch? epoch)
     {
-        var calls = new Task<AccountIngestResult>[byAccount.Count];
-        var i = 0;
-        foreach (var (account, events) in byAccount)
-        {
-            calls[i++] = DeliverAsync(account, [.. events], epoch);
-        }
-        return await Task.WhenAll(calls);
-    }
-
-    private async Task<AccountIngestResult> DeliverAsync(string account, HealthEvent[] events, LogEpoch? epoch)
-    {
+        var accounts = byAccount.Keys.ToArray();
+        var calls = new Task<AccountIngestResult>[accounts.Length];
         try
         {
-            var result = await _accounts.Get(account).IngestAsync(new EventBatch(events));
-            epoch?.Delivered(account, result.Incarnation);
-            return result;
+            for (var i = 0; i < accounts.Length; i++)
+            {
+                calls[i] = _accounts.Get(accounts[i]).IngestAsync(new EventBatch([.. byAccount[accounts[i]]]));
+            }
+            return await Task.WhenAll(calls);
         }
-        catch
+        finally
         {
-            // Durable but not applied: truncation delivers it again before forgetting it.
-            epoch?.Failed(account);
-            throw;
+            // Which incarnation got what (or that a delivery failed), for truncation: one lock per request.
+            epoch?.Record(accounts, calls);
         }
     }
 

@@ -88,23 +88,43 @@ internal sealed class LogEpoch
     {
         lock (_gate)
         {
-            if (Accounts.TryGetValue(account, out var mark) && mark.Incarnation != incarnation)
+            DeliveredLocked(account, incarnation);
+        }
+    }
+
+    /// <summary>
+    /// Records one request's deliveries under one lock: each account's incarnation, or that its
+    /// delivery failed or never started (a null call), so truncation feeds it again first.
+    /// </summary>
+    public void Record(string[] accounts, Task<Contracts.Accounts.AccountIngestResult>?[] calls)
+    {
+        lock (_gate)
+        {
+            for (var i = 0; i < calls.Length; i++)
             {
-                // Two incarnations got events: the first may have gone without checkpointing.
-                Accounts[account] = new Mark { Incarnation = incarnation, Suspect = true };
-            }
-            else
-            {
-                Accounts[account] = new Mark { Incarnation = incarnation, Suspect = mark.Suspect };
+                if (calls[i] is { IsCompletedSuccessfully: true })
+                {
+                    DeliveredLocked(accounts[i], calls[i]!.Result.Incarnation);
+                }
+                else
+                {
+                    // Durable but maybe not applied: truncation delivers it again before forgetting it.
+                    Accounts[accounts[i]] = new Mark { Incarnation = Guid.Empty, Suspect = true };
+                }
             }
         }
     }
 
-    public void Failed(string account)
+    private void DeliveredLocked(string account, Guid incarnation)
     {
-        lock (_gate)
+        if (Accounts.TryGetValue(account, out var mark) && mark.Incarnation != incarnation)
         {
-            Accounts[account] = new Mark { Incarnation = Guid.Empty, Suspect = true };
+            // Two incarnations got events: the first may have gone without checkpointing.
+            Accounts[account] = new Mark { Incarnation = incarnation, Suspect = true };
+        }
+        else
+        {
+            Accounts[account] = new Mark { Incarnation = incarnation, Suspect = mark.Suspect };
         }
     }
 

@@ -51,6 +51,7 @@ public static class HostingExtensions
         var node = config.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
         var primary = node.PrimarySiloPort is { } port ? new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port) : null;
         silo.UseLocalhostClustering(node.SiloPort, node.GatewayPort, primary, node.ServiceId, node.ClusterId);
+        silo.Services.AddCsMetricsGrains();
 
         // Orleans' own binary format for stored state: compact and fast (the default is Newtonsoft JSON).
         silo.Services.AddSingleton<Orleans.Storage.IGrainStorageSerializer, Orleans.Storage.OrleansGrainStorageSerializer>();

@@ -1,7 +1,9 @@
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Contracts.Alerts;
 using CsMetrics.Scoring.Events;
+using CsMetrics.Grains.Accounts;
 using CsMetrics.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CsMetrics.Grains.Tests.Accounts;
 
@@ -131,5 +133,22 @@ public class AccountGrainTests(ClusterFixture fixture)
         }
         Assert.NotNull(alert);
         Assert.Equal("time passed", alert.Cause);
+    }
+
+    [Fact]
+    public async Task Schedule_HoldsAnAccountWhileItIsActive_AndDropsItOnDeactivation()
+    {
+        var account = NewAccount();
+        var schedule = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<ReevaluationSchedule>();
+        Assert.False(schedule.Contains(account));
+
+        await Grain(account).IngestAsync(new EventBatch(For(account, [Events.Login(fixture.Time.GetUtcNow())])));
+        Assert.True(schedule.Contains(account));
+
+        await fixture.Cluster.DeactivateAsync(Grain(account));
+        Assert.False(schedule.Contains(account));
+        // The state survived the deactivation (checkpointed on the way out), and the account is back on the schedule.
+        Assert.Equal(1, (await Grain(account).GetAsync())!.EventCount);
+        Assert.True(schedule.Contains(account));
     }
 }
