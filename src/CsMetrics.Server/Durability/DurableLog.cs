@@ -153,20 +153,40 @@ public sealed partial class DurableLog : BackgroundService
             return;
         }
         await WaitForStorageAsync(stoppingToken);
-        await HeartbeatAsync(stoppingToken);
-        await ReplayAsync(EventLog!.ReadAllAsync(stoppingToken), "every log", stoppingToken);
-        var lastTruncate = _time.GetTimestamp();
-        using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        // Heartbeats run on their own: a long replay or truncation must never make this node look
+        // dead to the others, which would then replay its log while it is still appending to it.
+        using var stopHeartbeats = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var heartbeats = HeartbeatLoopAsync(stopHeartbeats.Token);
+        try
         {
-            await HeartbeatAsync(stoppingToken);
-            await AdoptOrphansAsync(stoppingToken);
-            if (_time.GetElapsedTime(lastTruncate) >= _options.TruncateInterval)
+            await ReplayAsync(EventLog!.ReadAllAsync(stoppingToken), "every log", stoppingToken);
+            var lastTruncate = _time.GetTimestamp();
+            using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await TruncateAsync(stoppingToken);
-                lastTruncate = _time.GetTimestamp();
+                await AdoptOrphansAsync(stoppingToken);
+                if (_time.GetElapsedTime(lastTruncate) >= _options.TruncateInterval)
+                {
+                    await TruncateAsync(stoppingToken);
+                    lastTruncate = _time.GetTimestamp();
+                }
             }
         }
+        finally
+        {
+            await stopHeartbeats.CancelAsync();
+            await heartbeats.ContinueWith(static _ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
+        do
+        {
+            await HeartbeatAsync(stoppingToken);
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
     private async Task HeartbeatAsync(CancellationToken stoppingToken)
