@@ -19,7 +19,9 @@ public class GrainReferences<TGrain> where TGrain : IGrainWithStringKey
         _interfaceType = probe.InterfaceType;
     }
 
-    public TGrain Get(string key) => (TGrain)_factory.GetGrain(GrainId.Create(_grainType, key), _interfaceType);
+    public TGrain Get(string key) => (TGrain)_factory.GetGrain(IdOf(key), _interfaceType);
+
+    public GrainId IdOf(string key) => GrainId.Create(_grainType, key);
 }
 
 /// <summary>References to account grains, for the ingest path and the event log.</summary>

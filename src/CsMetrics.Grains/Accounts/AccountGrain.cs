@@ -117,7 +117,14 @@ public sealed partial class AccountGrain(
     private async Task CheckpointAsync()
     {
         persisted.State.Snapshot = AccountStateSerializer.Serialize(_state);
-        await persisted.WriteStateAsync();
+        try
+        {
+            await persisted.WriteStateAsync();
+        }
+        finally
+        {
+            persisted.State.Snapshot = [];
+        }
         _dirty = false;
         _unsaved = 0;
     }

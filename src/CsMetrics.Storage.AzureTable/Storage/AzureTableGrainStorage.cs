@@ -175,12 +175,7 @@ public sealed partial class AzureTableGrainStorage(
         {
             return (TableKeys.Escape($"{serviceId}_{id}"), TableKeys.Escape(stateName));
         }
-        var hash = 2166136261u;
-        foreach (var c in id)
-        {
-            hash = (hash ^ c) * 16777619u;
-        }
-        var bucket = (hash % (uint)options.PartitionBuckets).ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
+        var bucket = TableKeys.Bucket(id, options.PartitionBuckets).ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
         return (TableKeys.Escape($"{serviceId}_b{bucket}"), TableKeys.Escape(id) + "%%" + TableKeys.Escape(stateName));
     }
 

@@ -38,5 +38,16 @@ public static class TableKeys
         return sb.ToString();
     }
 
+    /// <summary>The shared partition a grain's state lives in with <c>PartitionBuckets</c> &gt; 0: a stable FNV-1a hash of the grain id.</summary>
+    public static uint Bucket(string grainId, int buckets)
+    {
+        var hash = 2166136261u;
+        foreach (var c in grainId)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+        return hash % (uint)buckets;
+    }
+
     private static bool MustEscape(char c) => c is '/' or '\\' or '#' or '?' or '%' || char.IsControl(c);
 }
