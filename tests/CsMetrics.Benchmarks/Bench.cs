@@ -316,12 +316,18 @@ internal static class Scale
             {
                 var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options);
                 result["offActivation"] = warm.ToJson();
+                double uniformRate = 0;
                 foreach (var (distribution, bodies) in runs)
                 {
                     var r = await Load.MeasureAsync($"CsMetrics, storage off, {distribution}", node, http, "/v1/events", bodies, options);
                     result[$"off_{distribution}"] = r.ToJson();
+                    uniformRate = distribution == "uniform" ? r.EventsPerSecond : uniformRate;
                     table.Add(new Row(accounts, distribution, "CsMetrics, storage off", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds,
                         httpBaseline.TryGetValue(distribution, out var b) ? r.EventsPerSecond / b : null, r.EventsPerSecond / engine));
+                }
+                if (options.Runs("latency") && uniformRate > 0)
+                {
+                    result["offEventToScoreVisible"] = await Latency.MeasureAsync(node, http, accounts, uniformRate / 2, options);
                 }
             }
         }
