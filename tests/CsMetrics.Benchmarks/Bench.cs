@@ -263,6 +263,15 @@ internal static class Load
         return (latencies, failed);
     }
 
+    /// <summary>Alerts raised so far on the node: the newest alert of each shard carries that shard's count.</summary>
+    public static async Task<long> AlertsRaisedAsync(HttpClient http)
+    {
+        var body = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/alerts?limit=1000", UriKind.Relative));
+        return body!["alerts"]!.AsArray()
+            .GroupBy(a => ((string)a!["id"]!).Split('-')[1])
+            .Sum(g => g.Max(a => (long)a!["sequence"]!));
+    }
+
     public static double Percentile(List<double> sorted, double p) =>
         sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 }
@@ -319,8 +328,10 @@ internal static class Scale
                 double uniformRate = 0;
                 foreach (var (distribution, bodies) in runs)
                 {
+                    var alertsBefore = await Load.AlertsRaisedAsync(http);
                     var r = await Load.MeasureAsync($"CsMetrics, storage off, {distribution}", node, http, "/v1/events", bodies, options);
                     result[$"off_{distribution}"] = r.ToJson();
+                    result[$"off_{distribution}"]!["alertsRaised"] = await Load.AlertsRaisedAsync(http) - alertsBefore;
                     uniformRate = distribution == "uniform" ? r.EventsPerSecond : uniformRate;
                     table.Add(new Row(accounts, distribution, "CsMetrics, storage off", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds,
                         httpBaseline.TryGetValue(distribution, out var b) ? r.EventsPerSecond / b : null, r.EventsPerSecond / engine));
@@ -357,8 +368,11 @@ internal static class Scale
             double uniformRate = 0;
             foreach (var (distribution, bodies) in runs)
             {
+                var alertsBefore = await Load.AlertsRaisedAsync(http);
                 var r = await Load.MeasureAsync($"CsMetrics, durable, {distribution}", node, http, "/v1/events", bodies, options);
                 result[$"durable_{distribution}"] = r.ToJson();
+                result[$"durable_{distribution}"]!["alertsRaised"] = await Load.AlertsRaisedAsync(http) - alertsBefore;
+                Console.WriteLine($"    ({result[$"durable_{distribution}"]!["alertsRaised"]} band-crossing alerts raised during the run)");
                 uniformRate = distribution == "uniform" ? r.EventsPerSecond : uniformRate;
                 table.Add(new Row(accounts, distribution, "CsMetrics, durable (Azure Table on Azurite)", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds,
                     httpBaseline.TryGetValue(distribution, out var b) ? r.EventsPerSecond / b : null, engine is { } e ? r.EventsPerSecond / e : null));
