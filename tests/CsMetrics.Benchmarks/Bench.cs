@@ -496,13 +496,29 @@ internal static class Recovery
         var count = (int)JsonNode.Parse(probe)!["eventCount"]!;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recovery: {accounts:N0} accounts ready again after {seconds:F1} s (process start to /readyz; last account has {count} events)"));
         var replay = System.Text.RegularExpressions.Regex.Match(restarted.Output, "Replayed .*");
+
+        // The replay ends with every account checkpointed and the log deleted. Kill again, restart
+        // (nothing to replay), and give every account one event: each activation reads its checkpoint.
+        var truncated = Stopwatch.StartNew();
+        while (!restarted.Output.Contains("Checkpointed", StringComparison.Ordinal) && truncated.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            await Task.Delay(200);
+        }
+        restarted.Kill();
+        await using var cold = await NodeProcess.StartAsync(settings);
+        using var coldHttp = Load.Client(cold, options.Concurrency);
+        var touch = Load.Bodies("touch", accounts, accounts, options.Batch, seed: 4, everyAccount: true);
+        var activation = await Load.MeasureAsync($"activation of {accounts:N0} accounts from their checkpoints (one event each)", cold, coldHttp, "/v1/events", touch, options);
         return new JsonObject
         {
             ["accounts"] = accounts,
             ["events"] = accounts * 2,
             ["secondsToReady"] = Math.Round(seconds, 1),
             ["replayLog"] = replay.Value,
+            ["truncationLog"] = System.Text.RegularExpressions.Regex.Match(restarted.Output, "Checkpointed .*").Value,
             ["workingSetBeforeKillMb"] = workingSet / (1 << 20),
+            ["activationFromStorage"] = activation.ToJson(),
+            ["activationFromStorageSeconds"] = Math.Round(activation.Seconds, 1),
         };
     }
 }

@@ -373,6 +373,7 @@ public sealed partial class DurableLog : BackgroundService
 
     private async Task<bool> TryTruncateAsync(LogEpoch epoch, CancellationToken stoppingToken)
     {
+        var started = _time.GetTimestamp();
         try
         {
             Dictionary<string, List<HealthEvent>>? redeliver = null;
@@ -404,10 +405,14 @@ public sealed partial class DurableLog : BackgroundService
                     await grain.FlushAsync();
                 }
             });
+            var entries = 0;
             foreach (var (logId, sequences) in epoch.Sequences)
             {
                 await EventLog!.DeleteAsync(logId, sequences, stoppingToken);
+                entries += sequences.Count;
             }
+            var seconds = _time.GetElapsedTime(started).TotalSeconds;
+            LogTruncated(_logger, epoch.Accounts.Count, entries, seconds);
             return true;
         }
         catch (Exception e) when (!stoppingToken.IsCancellationRequested)
@@ -481,4 +486,7 @@ public sealed partial class DurableLog : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not truncate the event log ({Accounts} accounts); will try again: {Reason}")]
     private static partial void LogTruncateFailed(ILogger logger, int accounts, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Checkpointed {Accounts} accounts and deleted the {Entries} log entries they cover in {Seconds:F1} s")]
+    private static partial void LogTruncated(ILogger logger, int accounts, int entries, double seconds);
 }
