@@ -249,6 +249,10 @@ internal static class Load
                 content.Headers.ContentType = new("application/json");
                 using var response = await http.PostAsync(new Uri(path, UriKind.Relative), content);
                 var ms = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
+                if (response.StatusCode != HttpStatusCode.OK && Volatile.Read(ref failed) < 3)
+                {
+                    Console.WriteLine($"    request answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                }
                 lock (latencies)
                 {
                     latencies.Add(ms);
@@ -451,8 +455,12 @@ internal static class Recovery
     /// truncation), kills the node with SIGKILL, restarts it and times until it is ready again:
     /// the log replayed into every account.
     /// </summary>
-    public static async Task<JsonObject> MeasureAsync(string connection, BenchOptions options)
+    public static async Task<JsonObject> MeasureAsync(BenchOptions options)
     {
+        // An Azurite of its own: one that already holds the earlier phases' data answers slower.
+        await using var azurite = new Azurite();
+        await azurite.InitializeAsync();
+        var connection = azurite.ConnectionString;
         var accounts = options.RecoveryAccounts;
         var serviceId = $"recover{Guid.NewGuid():N}"[..20];
         var settings = Node.Durable(connection, serviceId);
@@ -490,7 +498,8 @@ internal static class Recovery
 
         Console.WriteLine("recovery: killed with SIGKILL; restarting ...");
         var clock = Stopwatch.StartNew();
-        await using var restarted = await NodeProcess.StartAsync(settings);
+        await using var restarted = await NodeProcess.StartAsync(settings, waitReady: false);
+        await restarted.WaitAsync("/readyz", TimeSpan.FromMinutes(15));
         var seconds = clock.Elapsed.TotalSeconds;
         var probe = await restarted.Http.GetStringAsync(new Uri($"/v1/accounts/acct-{accounts - 1}", UriKind.Relative));
         var count = (int)JsonNode.Parse(probe)!["eventCount"]!;
@@ -505,7 +514,8 @@ internal static class Recovery
             await Task.Delay(200);
         }
         restarted.Kill();
-        await using var cold = await NodeProcess.StartAsync(settings);
+        await using var cold = await NodeProcess.StartAsync(settings, waitReady: false);
+        await cold.WaitAsync("/readyz", TimeSpan.FromMinutes(15));
         using var coldHttp = Load.Client(cold, options.Concurrency);
         var touch = Load.Bodies("touch", accounts, accounts, options.Batch, seed: 4, everyAccount: true);
         var activation = await Load.MeasureAsync($"activation of {accounts:N0} accounts from their checkpoints (one event each)", cold, coldHttp, "/v1/events", touch, options);

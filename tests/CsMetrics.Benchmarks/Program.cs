@@ -19,26 +19,29 @@ var report = new JsonObject
 };
 Console.WriteLine($"machine: {report["machine"]}");
 
-var azurite = new Azurite();
-await azurite.InitializeAsync();
 var table = new List<Row>();
+var scales = new JsonArray();
+report["scales"] = scales;
 try
 {
-    var scales = new JsonArray();
     foreach (var accounts in options.AccountCounts)
     {
-        var scale = await Scale.RunAsync(accounts, azurite.ConnectionString, options, table);
-        scales.Add(scale);
+        // A fresh Azurite per scale: Azurite slows down as its single-file database grows.
+        await using var azurite = new Azurite();
+        await azurite.InitializeAsync();
+        scales.Add(await Scale.RunAsync(accounts, azurite.ConnectionString, options, table));
     }
-    report["scales"] = scales;
     if (options.RecoveryAccounts > 0 && options.Runs("recovery"))
     {
-        report["recovery"] = await Recovery.MeasureAsync(azurite.ConnectionString, options);
+        report["recovery"] = await Recovery.MeasureAsync(options);
     }
 }
 finally
 {
-    await azurite.DisposeAsync();
+    // Whatever was measured is written, even if a later phase failed.
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Out))!);
+    await File.WriteAllTextAsync(options.Out, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine($"wrote {options.Out}");
 }
 
 Console.WriteLine();
@@ -50,8 +53,5 @@ foreach (var r in table)
         $"| {r.Accounts:N0} | {r.Distribution} | {r.Pipeline} | {r.EventsPerSecond:N0} | {r.P50:F1} | {r.P99:F1} | {r.CpuMicrosPerEvent:F1} | {Ratio(r.VsHttpBaseline)} | {Ratio(r.VsEngineBaseline)} | {r.GeneratorCpuSeconds:F1} |"));
 }
 
-Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Out))!);
-await File.WriteAllTextAsync(options.Out, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine($"wrote {options.Out}");
 
 static string Ratio(double? value) => value is { } v ? v.ToString("F2", CultureInfo.InvariantCulture) : "";
