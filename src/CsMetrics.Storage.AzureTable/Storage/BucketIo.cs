@@ -15,7 +15,6 @@ internal sealed class BucketIo(TableClient table, TimeSpan pageLifetime)
 {
     private const int MaxEntitiesPerTransaction = 100;
     private const int MaxBytesPerTransaction = 3_000_000;
-    private const int ReloadAfterLifetimes = 30;
 
     private readonly ConcurrentDictionary<string, Writer> _writers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<Page>>> _pages = new(StringComparer.Ordinal);
@@ -36,16 +35,9 @@ internal sealed class BucketIo(TableClient table, TimeSpan pageLifetime)
             _pages.TryRemove(KeyValuePair.Create(partition, lazy));
             throw;
         }
-        var age = Environment.TickCount64 - page.LoadedAt;
-        if (age > pageLifetime.TotalMilliseconds)
+        if (Environment.TickCount64 - page.LoadedAt > pageLifetime.TotalMilliseconds)
         {
-            // Expired: this grain reads its own row. The partition is read whole again only after
-            // a while: reloading it for every straggler re-read whole partitions many times a
-            // minute while accounts activated one by one, and saturated Azurite.
-            if (age > pageLifetime.TotalMilliseconds * ReloadAfterLifetimes)
-            {
-                _pages.TryRemove(KeyValuePair.Create(partition, lazy));
-            }
+            _pages.TryRemove(KeyValuePair.Create(partition, lazy));
             return new Lookup(false, null);
         }
         if (!page.Entities.TryGetValue(row, out var entity))
