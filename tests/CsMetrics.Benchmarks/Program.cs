@@ -24,7 +24,7 @@ var scales = new JsonArray();
 report["scales"] = scales;
 try
 {
-    foreach (var accounts in options.AccountCounts)
+    foreach (var accounts in options.Runs("baseline") || options.Runs("off") || options.Runs("durable") ? options.AccountCounts : [])
     {
         // A fresh Azurite per scale: Azurite slows down as its single-file database grows.
         await using var azurite = new Azurite();
