@@ -504,7 +504,7 @@ internal static class Recovery
         var probe = await restarted.Http.GetStringAsync(new Uri($"/v1/accounts/acct-{accounts - 1}", UriKind.Relative));
         var count = (int)JsonNode.Parse(probe)!["eventCount"]!;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recovery: {accounts:N0} accounts ready again after {seconds:F1} s (process start to /readyz; last account has {count} events)"));
-        var replay = System.Text.RegularExpressions.Regex.Match(restarted.Output, "Replayed .*");
+        var replay = System.Text.RegularExpressions.Regex.Match(await restarted.OutputContainingAsync("Replayed", TimeSpan.FromSeconds(30)), "Replayed .*");
 
         // The replay ends with every account checkpointed and the log deleted. Kill again, restart
         // (nothing to replay), and give every account one event: each activation reads its checkpoint.

@@ -30,6 +30,20 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>
+    /// The node's output once it contains <paramref name="text"/>. The console logger writes from a
+    /// queue of its own, so a line may appear a moment after the state it reports (say, readiness).
+    /// </summary>
+    public async Task<string> OutputContainingAsync(string text, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var started = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal) && started.Elapsed < timeout)
+        {
+            await Task.Delay(50, cancellationToken);
+        }
+        return Output;
+    }
+
     public string Output
     {
         get

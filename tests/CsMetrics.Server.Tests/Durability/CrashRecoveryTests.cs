@@ -89,7 +89,8 @@ public class CrashRecoveryTests(Azurite azurite)
         }
 
         await using var restarted = await NodeProcess.StartAsync(Settings(serviceId, maxUnsaved, truncate), cancellationToken: ct);
-        var replayed = System.Text.RegularExpressions.Regex.Match(restarted.Output, @"Replayed (\d+) log entries \((\d+) events");
+        var output = await restarted.OutputContainingAsync("Replayed", TimeSpan.FromSeconds(30), ct);
+        var replayed = System.Text.RegularExpressions.Regex.Match(output, @"Replayed (\d+) log entries \((\d+) events");
         Assert.True(replayed.Success, restarted.Output);
         if (allFromLog)
         {
