@@ -20,9 +20,6 @@ public sealed partial class ReevaluationSchedule(IGrainFactory grains, ScoringMo
     private const int Parallelism = 16;
     private readonly ConcurrentDictionary<string, byte> _active = new(StringComparer.Ordinal);
 
-    /// <summary>Accounts that will be re-scored on the next round.</summary>
-    public int Count => _active.Count;
-
     public bool Contains(string account) => _active.ContainsKey(account);
 
     public void Add(string account) => _active.TryAdd(account, 0);
