@@ -24,8 +24,17 @@ public sealed class AzureTableStorageOptions : IStorageProviderSerializerOptions
     /// </summary>
     public int PartitionBuckets { get; set; } = 256;
 
-    /// <summary>How long a partition read at activation may serve the grains of that partition.</summary>
+    /// <summary>
+    /// How long a partition read at activation keeps serving the grains of that partition after
+    /// the last one used it. 0 turns the partition reads off (every activation reads its own row).
+    /// </summary>
     public TimeSpan PrefetchLifetime { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest a partition read serves activations, however busy it is.</summary>
+    public TimeSpan PrefetchMaxAge { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most bytes of grain state partition reads hold at once; past it activations read their own row.</summary>
+    public long PrefetchBudgetBytes { get; set; } = 256L * 1024 * 1024;
 
     /// <inheritdoc />
     public IGrainStorageSerializer GrainStorageSerializer { get; set; } = null!;

@@ -41,6 +41,14 @@ public sealed partial class AzureTableStorageOptionsValidator(string section) : 
         {
             errors.Add($"{section}:PrefetchLifetime: expected 00:00:00 to 00:01:00, got {options.PrefetchLifetime}");
         }
+        if (options.PrefetchMaxAge < options.PrefetchLifetime || options.PrefetchMaxAge > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{section}:PrefetchMaxAge: expected at least PrefetchLifetime ({options.PrefetchLifetime}) and at most 00:10:00, got {options.PrefetchMaxAge}");
+        }
+        if (options.PrefetchBudgetBytes < 0)
+        {
+            errors.Add($"{section}:PrefetchBudgetBytes: expected 0 or more bytes, got {options.PrefetchBudgetBytes}");
+        }
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 

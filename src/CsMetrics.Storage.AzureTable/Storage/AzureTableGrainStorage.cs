@@ -25,10 +25,13 @@ public sealed partial class AzureTableGrainStorage(
     private const string SizeProperty = "StateBytes";
 
     private readonly TableClient _table = CreateClient(options);
-    private readonly BucketIo? _buckets = options.PartitionBuckets > 0 ? new BucketIo(CreateClient(options), options.PrefetchLifetime) : null;
+    private readonly BucketIo? _buckets = options.PartitionBuckets > 0 ? new BucketIo(CreateClient(options), new PrefetchPolicy(options.PrefetchLifetime, options.PrefetchMaxAge, options.PrefetchBudgetBytes)) : null;
     private volatile bool _tableReady;
 
     public string Name => name;
+
+    /// <summary>Bytes of grain state held by partition reads waiting for their activations.</summary>
+    internal long PrefetchedBytes => _buckets?.PageBytes ?? 0;
 
     /// <summary>The table client, for readiness checks.</summary>
     public TableClient Table => _table;

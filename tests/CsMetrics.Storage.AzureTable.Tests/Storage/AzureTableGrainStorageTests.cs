@@ -30,7 +30,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
     private static readonly IGrainStorageSerializer Serializer =
         new OrleansGrainStorageSerializer(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>());
 
-    private async Task<AzureTableGrainStorage> ProviderAsync(string? table = null, int buckets = 256)
+    private async Task<AzureTableGrainStorage> ProviderAsync(string? table = null, int buckets = 256, long prefetchBudget = 256L * 1024 * 1024)
     {
         var options = new AzureTableStorageOptions
         {
@@ -38,6 +38,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
             TableName = table ?? "conformance",
             GrainStorageSerializer = Serializer,
             PartitionBuckets = buckets,
+            PrefetchBudgetBytes = prefetchBudget,
         };
         var storage = new AzureTableGrainStorage("test", options, "svc", NullLogger<AzureTableGrainStorage>.Instance);
         await storage.InitializeAsync(TestContext.Current.CancellationToken);
@@ -247,6 +248,71 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         var missing = new GrainState<TestState>();
         await reader.ReadStateAsync("account", NewGrain(), missing);
         Assert.False(missing.RecordExists);
+    }
+
+    [Fact]
+    public async Task PartitionPages_ServeEachRowOnce_AndRowsWrittenAfterTheReadComeFromStorage()
+    {
+        var table = $"pages{Guid.NewGuid():N}"[..20];
+        var writer = await ProviderAsync(table, buckets: 1);
+        var grains = Enumerable.Range(0, 20).Select(_ => NewGrain()).ToArray();
+        await Task.WhenAll(grains.Select((g, i) => writer.WriteStateAsync("account", g, State($"g{i}", 1000))));
+
+        var reader = await ProviderAsync(table, buckets: 1);
+        var first = new GrainState<TestState>();
+        await reader.ReadStateAsync("account", grains[0], first);
+        Assert.Equal("g0", first.State!.Text);
+        var held = reader.PrefetchedBytes;
+        Assert.InRange(held, 19 * 1000, 20 * 2000); // the other 19 rows wait for their activations
+
+        // A grain that was missing when the page was read, then written here, is found afterwards.
+        var late = NewGrain();
+        var missing = new GrainState<TestState>();
+        await reader.ReadStateAsync("account", late, missing);
+        Assert.False(missing.RecordExists);
+        missing.State!.Text = "written after the page";
+        await reader.WriteStateAsync("account", late, missing);
+        var again = new GrainState<TestState>();
+        await reader.ReadStateAsync("account", late, again);
+        Assert.Equal("written after the page", again.State!.Text);
+
+        // A row served from the page and written since is read from storage on its next activation.
+        first.State.Text = "g0 changed";
+        await reader.WriteStateAsync("account", grains[0], first);
+        var reactivated = new GrainState<TestState>();
+        await reader.ReadStateAsync("account", grains[0], reactivated);
+        Assert.Equal("g0 changed", reactivated.State!.Text);
+
+        // Serving every row releases the page.
+        for (var i = 1; i < grains.Length; i++)
+        {
+            var s = new GrainState<TestState>();
+            await reader.ReadStateAsync("account", grains[i], s);
+            Assert.Equal($"g{i}", s.State!.Text);
+        }
+        Assert.Equal(0, reader.PrefetchedBytes);
+    }
+
+    [Fact]
+    public async Task PastThePrefetchBudget_ActivationsReadTheirOwnRows()
+    {
+        var table = $"budget{Guid.NewGuid():N}"[..20];
+        var writer = await ProviderAsync(table, buckets: 8);
+        var grains = Enumerable.Range(0, 64).Select(_ => NewGrain()).ToArray();
+        await Task.WhenAll(grains.Select((g, i) => writer.WriteStateAsync("account", g, State($"g{i}", 500))));
+
+        var reader = await ProviderAsync(table, buckets: 8, prefetchBudget: 1);
+        var largestPartition = grains.GroupBy(g => reader.Keys("account", g).PartitionKey).Max(p => p.Count());
+        var read = grains.Select(_ => new GrainState<TestState>()).ToArray();
+        long mostHeld = 0;
+        for (var i = 0; i < grains.Length; i++)
+        {
+            await reader.ReadStateAsync("account", grains[i], read[i]);
+            Assert.Equal($"g{i}", read[i].State!.Text);
+            mostHeld = Math.Max(mostHeld, reader.PrefetchedBytes);
+        }
+        // Unbounded, the pages of all 8 partitions would wait here at once (about 64 rows of 500 bytes).
+        Assert.InRange(mostHeld, 1, largestPartition * 600);
     }
 
     [Fact]
