@@ -20,6 +20,7 @@ public sealed class ScoringModel
     public required SentimentModel Sentiment { get; init; }
     public required OutcomesModel Outcomes { get; init; }
     public required BillingModel Billing { get; init; }
+    public required AlertModel Alerts { get; init; }
 
     /// <summary>The model that ships with CsMetrics.</summary>
     public static ScoringModel Default { get; } = LoadEmbedded();
@@ -156,6 +157,68 @@ public sealed class BillingModel
 }
 
 /// <summary>The five components of the health score.</summary>
+/// <summary>
+/// When alerts fire (PRODUCT.md, "Alerts"): a band change alerts at once when decisive (more than
+/// <see cref="DecisiveMargin"/> points past the edge, beyond the hysteresis) and otherwise only
+/// after the new band has held for <see cref="DwellMinutes"/>; a type that fired does not fire
+/// again for <see cref="CooldownHours"/> (a new trigger updates the open alert instead).
+/// </summary>
+public sealed class AlertModel
+{
+    public double DwellMinutes { get; init; }
+
+    /// <summary>How long a marginal improvement must hold before "recovered" (a decisive one alerts at once).</summary>
+    public double RecoveryDwellHours { get; init; }
+
+    public double DecisiveMargin { get; init; }
+    public double CooldownHours { get; init; }
+    public required SharpDropModel SharpDrop { get; init; }
+    public required GoneSilentModel GoneSilent { get; init; }
+    public double PaymentFailedGraceHours { get; init; }
+    public required ExpansionModel Expansion { get; init; }
+    public required EscalationModel Escalation { get; init; }
+
+    /// <summary>Recommended actions per alert type, shown with every alert of that type.</summary>
+    public required IReadOnlyDictionary<string, IReadOnlyList<string>> Playbooks { get; init; }
+
+    public IReadOnlyList<string> PlaybookFor(string type) => Playbooks.TryGetValue(type, out var steps) ? steps : [];
+}
+
+public sealed class SharpDropModel
+{
+    public double Points { get; init; }
+    public double WindowHours { get; init; }
+}
+
+public sealed class GoneSilentModel
+{
+    /// <summary>No human usage for this many days raises "gone silent".</summary>
+    public double Days { get; init; }
+
+    /// <summary>A source with no event at all for this long is itself quiet: its accounts are not alerted, the source is.</summary>
+    public double SourceQuietHours { get; init; }
+}
+
+public sealed class ExpansionModel
+{
+    /// <summary>Latest NPS at least this (a promoter) ...</summary>
+    public int MinNps { get; init; }
+
+    /// <summary>... and the usage component at least this.</summary>
+    public double MinUsageScore { get; init; }
+
+    public double CooldownDays { get; init; }
+}
+
+public sealed class EscalationModel
+{
+    /// <summary>A critical alert not acknowledged within this many minutes escalates.</summary>
+    public double AfterMinutes { get; init; }
+
+    /// <summary>Who an escalation is assigned to (a team or role).</summary>
+    public required string Target { get; init; }
+}
+
 public enum Component
 {
     Usage,

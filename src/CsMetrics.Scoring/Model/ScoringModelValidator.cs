@@ -153,6 +153,40 @@ public static class ScoringModelValidator
         Range("billing.renewalFloor", b.RenewalFloor, 0, 100);
         Range("billing.involuntaryCancellationScore", b.InvoluntaryCancellationScore, 0, 100);
 
+        var a = m.Alerts;
+        Range("alerts.dwellMinutes", a.DwellMinutes, 0, 7 * 24 * 60);
+        Range("alerts.recoveryDwellHours", a.RecoveryDwellHours, 0, 24 * 30);
+        Range("alerts.decisiveMargin", a.DecisiveMargin, 0, 100);
+        Range("alerts.cooldownHours", a.CooldownHours, 0, 24 * 90);
+        Positive("alerts.sharpDrop.points", a.SharpDrop.Points);
+        Positive("alerts.sharpDrop.windowHours", a.SharpDrop.WindowHours);
+        Positive("alerts.goneSilent.days", a.GoneSilent.Days);
+        Positive("alerts.goneSilent.sourceQuietHours", a.GoneSilent.SourceQuietHours);
+        if (a.GoneSilent.SourceQuietHours >= a.GoneSilent.Days * 24)
+        {
+            errors.Add($"alerts.goneSilent.sourceQuietHours: expected less than goneSilent.days in hours ({a.GoneSilent.Days * 24}), got {a.GoneSilent.SourceQuietHours}");
+        }
+        Range("alerts.paymentFailedGraceHours", a.PaymentFailedGraceHours, 0, 24 * 90);
+        Range("alerts.expansion.minNps", a.Expansion.MinNps, 0, 10);
+        Range("alerts.expansion.minUsageScore", a.Expansion.MinUsageScore, 0, 100);
+        Range("alerts.expansion.cooldownDays", a.Expansion.CooldownDays, 0, 365);
+        Positive("alerts.escalation.afterMinutes", a.Escalation.AfterMinutes);
+        if (string.IsNullOrWhiteSpace(a.Escalation.Target))
+        {
+            errors.Add("alerts.escalation.target: expected who escalations go to (a team or role), got nothing");
+        }
+        foreach (var (type, steps) in a.Playbooks)
+        {
+            if (!Alerting.AlertKinds.IsKnown(type))
+            {
+                errors.Add($"alerts.playbooks.{type}: unknown alert type (expected one of {string.Join(", ", Alerting.AlertKinds.All)})");
+            }
+            if (steps.Count == 0 || steps.Any(string.IsNullOrWhiteSpace))
+            {
+                errors.Add($"alerts.playbooks.{type}: expected a list of recommended actions");
+            }
+        }
+
         return errors;
     }
 

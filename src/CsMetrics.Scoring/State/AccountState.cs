@@ -32,6 +32,9 @@ public sealed class AccountState
     public ProfileState Profile { get; set; } = new();
     public EvaluationState Evaluation { get; set; } = new();
 
+    /// <summary>The alert state machine's memory (see <see cref="Alerting.AlertMachine"/>).</summary>
+    public Alerting.AlertTrackState Alerts { get; set; } = new();
+
     public bool IsEmpty => EventCount == 0 && LateEventCount == 0;
 }
 
