@@ -1,15 +1,31 @@
 using CsMetrics.Grains.Accounts;
+using CsMetrics.Grains.Alerts;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace CsMetrics.Grains;
 
 public static class GrainServices
 {
-    /// <summary>What the account and alert grains need beside Orleans: the silo's re-evaluation schedule.</summary>
+    /// <summary>
+    /// What the grains need beside Orleans: the silo's re-evaluation schedule, the alert outbox and
+    /// clock, and what the silo knows of sources. An <see cref="Contracts.Alerts.IAlertStore"/>
+    /// registered before this call is kept; otherwise alerts live in memory.
+    /// </summary>
     public static IServiceCollection AddCsMetricsGrains(this IServiceCollection services)
     {
         services.AddSingleton<ReevaluationSchedule>();
         services.AddHostedService(sp => sp.GetRequiredService<ReevaluationSchedule>());
+        services.AddOptions<AlertOptions>();
+        services.TryAddSingleton<Contracts.Alerts.IAlertStore, MemoryAlertStore>();
+        services.AddSingleton<AlertOutbox>();
+        services.AddHostedService(sp => sp.GetRequiredService<AlertOutbox>());
+        services.AddSingleton<SourceActivity>();
+        services.AddSingleton<QuietSources>();
+        services.AddOptions<WebhookOptions>();
+        services.AddSingleton<WebhookSender>();
+        services.AddSingleton<AlertClock>();
+        services.AddHostedService(sp => sp.GetRequiredService<AlertClock>());
         return services;
     }
 }

@@ -15,6 +15,7 @@ app.MapHealthApi();
 app.MapIngestApi();
 app.MapQueryApi();
 app.MapAlertsApi();
+app.MapWebhooksApi();
 app.MapBenchApi();
 app.Run();
 

@@ -10,8 +10,15 @@ namespace CsMetrics.Grains.Tests;
 /// <summary>One in-process Orleans cluster for the whole collection, on a fake clock.</summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
-    /// <summary>A long grace window, so tests can send weeks of history at one instant.</summary>
-    public static readonly ScoringModel Model = Models.Replay;
+    /// <summary>
+    /// A long grace window, so tests can send weeks of history at one instant; a source counts as
+    /// quiet after 48 hours, so tests can step the clock a day at a time.
+    /// </summary>
+    public static readonly ScoringModel Model = Models.With(m =>
+    {
+        m["ingest"]!["graceHours"] = 24 * 365;
+        m["alerts"]!["goneSilent"]!["sourceQuietHours"] = 48;
+    });
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
 

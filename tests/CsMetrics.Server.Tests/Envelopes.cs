@@ -34,6 +34,10 @@ internal static class Envelopes
         {
             json["user"] = e.User;
         }
+        if (e.Source is not null)
+        {
+            json["source"] = e.Source;
+        }
         return json;
     }
 

@@ -26,6 +26,13 @@ public interface IAccountGrain : IGrainWithStringKey
     Task ReevaluateAsync();
 
     /// <summary>
+    /// The silence sweep's call: re-scores the account now (raising "gone silent" if it is) and
+    /// returns when it is next due for the sweep (null: not until human usage resumes).
+    /// </summary>
+    [Alias("CheckSilenceAsync")]
+    Task<DateTimeOffset?> CheckSilenceAsync();
+
+    /// <summary>
     /// Writes the account's checkpoint if it has unsaved changes, and returns the activation's
     /// incarnation: a caller that delivered events to another incarnation must deliver them again
     /// (they may have been lost with it) before it may forget them.

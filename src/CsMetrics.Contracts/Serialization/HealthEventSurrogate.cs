@@ -15,14 +15,15 @@ public readonly record struct HealthEventSurrogate(
     [property: Id(4)] long UtcTicks,
     [property: Id(5)] string? User,
     [property: Id(6)] Actor Actor,
-    [property: Id(7)] Dictionary<string, string>? Properties);
+    [property: Id(7)] Dictionary<string, string>? Properties,
+    [property: Id(8)] string? Source);
 
 [RegisterConverter]
 public sealed class HealthEventSurrogateConverter : IConverter<HealthEvent, HealthEventSurrogate>
 {
     public HealthEvent ConvertFromSurrogate(in HealthEventSurrogate s) =>
         new(s.Id, s.Account, s.Type, s.Family, new DateTimeOffset(s.UtcTicks, TimeSpan.Zero), s.User, s.Actor,
-            s.Properties is { Count: > 0 } p ? p : HealthEvent.NoProperties);
+            s.Properties is { Count: > 0 } p ? p : HealthEvent.NoProperties, s.Source);
 
     public HealthEventSurrogate ConvertToSurrogate(in HealthEvent value) => new(
         value.Id,
@@ -33,5 +34,6 @@ public sealed class HealthEventSurrogateConverter : IConverter<HealthEvent, Heal
         value.User,
         value.Actor,
         value.Properties.Count == 0 ? null
-            : value.Properties as Dictionary<string, string> ?? new Dictionary<string, string>(value.Properties));
+            : value.Properties as Dictionary<string, string> ?? new Dictionary<string, string>(value.Properties),
+        value.Source);
 }

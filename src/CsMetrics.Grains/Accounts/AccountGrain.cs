@@ -1,6 +1,9 @@
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Contracts.Alerts;
+using CsMetrics.Grains.Alerts;
+using CsMetrics.Scoring.Alerting;
 using CsMetrics.Scoring.Engine;
+using CsMetrics.Scoring.Events;
 using CsMetrics.Scoring.Model;
 using CsMetrics.Scoring.State;
 using Microsoft.Extensions.Logging;
@@ -12,8 +15,10 @@ namespace CsMetrics.Grains.Accounts;
 /// One account: applies its events through <see cref="AccountEngine"/> in memory, checkpoints its
 /// state write-behind (when the event log's truncation asks, which it does for every account it fed
 /// each <c>TruncateInterval</c>; after many unsaved events; on deactivation), is re-scored as time
-/// passes by its silo's <see cref="ReevaluationSchedule"/> so silence decays the score, and hands band
-/// crossings to its alert shard. No grain timer: at 100,000 accounts the timers cost about 450 bytes
+/// passes by its silo's <see cref="ReevaluationSchedule"/> so silence decays the score, runs the
+/// <see cref="AlertMachine"/> after every change and hands its decisions to the silo's
+/// <see cref="AlertOutbox"/> (never waiting for the inbox), and tells the silence schedule when it
+/// would go silent, so a sweep finds it even when it is not active. No grain timer: at 100,000 accounts the timers cost about 450 bytes
 /// per account each and 5-7 % of the node's CPU in timer-queue scans.
 /// Durability of acknowledged events comes from the event log that the ingest path writes first;
 /// the checkpoint only bounds how much of that log a restart must replay.
@@ -24,6 +29,9 @@ public sealed partial class AccountGrain(
     TimeProvider time,
     IOptions<AccountGrainOptions> options,
     ReevaluationSchedule schedule,
+    AlertOutbox outbox,
+    SourceActivity sources,
+    QuietSources quietSources,
     ILogger<AccountGrain> logger) : Grain, IAccountGrain
 {
     private readonly Guid _incarnation = Guid.NewGuid();
@@ -61,8 +69,10 @@ public sealed partial class AccountGrain(
 
     public async Task<AccountIngestResult> IngestAsync(EventBatch batch)
     {
-        var result = AccountEngine.Apply(_state, batch.Events, model, time.GetUtcNow());
-        await AfterChangeAsync(result, result.Applied + result.Late);
+        var now = time.GetUtcNow();
+        RecordSources(batch.Events, now);
+        var result = AccountEngine.Apply(_state, batch.Events, model, now);
+        await AfterChangeAsync(result, result.Applied + result.Late, now);
         if (_unsaved >= options.Value.MaxUnsavedEvents)
         {
             await CheckpointAsync();
@@ -80,8 +90,9 @@ public sealed partial class AccountGrain(
             return null;
         }
         var now = time.GetUtcNow();
-        await AfterChangeAsync(AccountEngine.Reevaluate(_state, model, now), 0);
-        return AccountViews.ToView(_state, HealthScorer.Score(_state, model, now, explain: true), model, persisted.State.OpenAlerts);
+        await AfterChangeAsync(AccountEngine.Reevaluate(_state, model, now), 0, now);
+        var alerts = await GrainFactory.GetGrain<IAlertInboxGrain>(0).QueryAsync(new AlertQuery(null, null, null, _state.Account, null, 100));
+        return AccountViews.ToView(_state, HealthScorer.Score(_state, model, now, explain: true), model, alerts.Where(a => !a.IsClosed));
     }
 
     public async Task<Guid> FlushAsync()
@@ -97,25 +108,97 @@ public sealed partial class AccountGrain(
     {
         if (!_state.IsEmpty)
         {
-            await AfterChangeAsync(AccountEngine.Reevaluate(_state, model, time.GetUtcNow()), 0);
+            var now = time.GetUtcNow();
+            await AfterChangeAsync(AccountEngine.Reevaluate(_state, model, now), 0, now);
         }
     }
 
-    private async Task AfterChangeAsync(ApplyResult result, int events)
+    public async Task<DateTimeOffset?> CheckSilenceAsync()
     {
-        if (result.Crossing is { } crossing)
+        if (_state.IsEmpty)
         {
-            await RaiseAlertAsync(crossing);
+            DeactivateOnIdle();
+            return null;
         }
-        if (events > 0 || result.Change is not null || result.Crossing is not null)
+        var now = time.GetUtcNow();
+        // The sweep records what this returns: reporting to the registry from here would call back into it.
+        await AfterChangeAsync(AccountEngine.Reevaluate(_state, model, now), 0, now, reportSilence: false);
+        var track = _state.Alerts;
+        DateTimeOffset? next = null;
+        if (_state.Usage.LastHumanAt is { } last && !track.Open.Contains(AlertKinds.GoneSilent))
+        {
+            var due = last + TimeSpan.FromDays(model.Alerts.GoneSilent.Days);
+            // Silent and still not alerted: its source is quiet. Look again once that may have changed.
+            next = due > now ? due : now + TimeSpan.FromHours(model.Alerts.GoneSilent.SourceQuietHours);
+        }
+        if (track.SilenceDueReported != next)
+        {
+            track.SilenceDueReported = next;
+            _dirty = true;
+        }
+        return next;
+    }
+
+    private void RecordSources(IReadOnlyList<HealthEvent> events, DateTimeOffset now)
+    {
+        string? previous = null;
+        for (var i = 0; i < events.Count; i++)
+        {
+            var source = events[i].Source;
+            if (i == 0 || !ReferenceEquals(source, previous) && source != previous)
+            {
+                sources.Saw(events[i].SourceName, now);
+                previous = source;
+            }
+        }
+    }
+
+    private async Task AfterChangeAsync(ApplyResult result, int events, DateTimeOffset now, bool reportSilence = true)
+    {
+        var source = _state.Usage.Source ?? HealthEvent.DefaultSource;
+        var signals = AlertMachine.Evaluate(_state, result.Card, model, now, new AlertContext(quietSources.Contains(source)));
+        for (var i = 0; i < signals.Count; i++)
+        {
+            outbox.Enqueue(ToNotice(signals[i]));
+        }
+        if (events > 0 || result.Change is not null || signals.Count > 0)
         {
             _dirty = true;
             _unsaved += events;
         }
+        if (reportSilence)
+        {
+            await ReportSilenceAsync();
+        }
+    }
+
+    /// <summary>
+    /// Tells the silence schedule when this account would go silent: on its first human usage and
+    /// whenever that moved a day or more (an early entry only makes the sweep look too soon; usage
+    /// only moves it later). Awaited, and durable before it returns, so a checkpoint never claims a
+    /// report the registry could have lost.
+    /// </summary>
+    private async Task ReportSilenceAsync()
+    {
+        var track = _state.Alerts;
+        if (_state.Usage.LastHumanAt is not { } last || track.Open.Contains(AlertKinds.GoneSilent))
+        {
+            return;
+        }
+        var due = last + TimeSpan.FromDays(model.Alerts.GoneSilent.Days);
+        if (track.SilenceDueReported is { } reported && due - reported < TimeSpan.FromDays(1))
+        {
+            return;
+        }
+        await GrainFactory.GetGrain<ISilenceRegistryGrain>(SilenceShards.For(_state.Account)).SetDueAsync(_state.Account, due);
+        track.SilenceDueReported = due;
+        _dirty = true;
     }
 
     private async Task CheckpointAsync()
     {
+        // Never save an alert decision whose notice could still be lost with this process.
+        await outbox.DeliveredAsync();
         persisted.State.Snapshot = AccountStateSerializer.Serialize(_state);
         try
         {
@@ -129,34 +212,13 @@ public sealed partial class AccountGrain(
         _unsaved = 0;
     }
 
-    private async Task RaiseAlertAsync(BandCrossing crossing)
-    {
-        var type = AlertRules.TypeOf(crossing);
-        if (type is null)
-        {
-            return;
-        }
-        var open = persisted.State.OpenAlerts;
-        if (type.Value.Type == AlertTypes.Recovered)
-        {
-            // Recovery closes the alerts about the band the account left.
-            open.RemoveAll(a => a.Type is AlertTypes.EnteredRed or AlertTypes.EnteredYellow
-                && (crossing.To == Band.Green || a.Type == AlertTypes.EnteredRed));
-        }
-        var change = crossing.Change;
-        var draft = new AlertDraft(
-            _state.Account, type.Value.Type, type.Value.Severity, change.At,
-            change.From, change.To,
-            change.FromBand is { } fb ? Bands.Name(fb) : null, Bands.Name(crossing.To),
-            change.Cause, new Dictionary<string, double>(change.Drivers));
-        var alert = await AlertShards.GrainFor(GrainFactory, _state.Account).RaiseAsync(draft);
-        if (alert.Type != AlertTypes.Recovered)
-        {
-            // One open alert per account and type: a new one replaces the old.
-            open.RemoveAll(a => a.Type == alert.Type);
-            open.Add(alert);
-        }
-    }
+    private AlertNotice ToNotice(AlertSignal s) => new(
+        _state.Account,
+        s.Action switch { AlertAction.Raise => AlertNotice.Raise, AlertAction.Update => AlertNotice.Update, _ => AlertNotice.Clear },
+        s.Type, s.Severity, s.At, s.ScoreBefore, s.ScoreAfter,
+        s.BandBefore is { } bb ? Bands.Name(bb) : null, s.BandAfter is { } ba ? Bands.Name(ba) : null,
+        s.Cause, new Dictionary<string, double>(s.Drivers), [.. s.Playbook],
+        _state.Profile.CsmOwner?.Value);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not checkpoint account {Account}; it stays in memory and the event log, and will try again")]
     private static partial void LogCheckpointFailed(ILogger logger, string account, Exception exception);

@@ -358,6 +358,9 @@ public sealed class AlertTrackState
     /// <summary>Types raised and not cleared by the account itself.</summary>
     public List<string> Open { get; set; } = [];
 
+    /// <summary>When the silence schedule was last told this account is due (see the account grain).</summary>
+    public DateTimeOffset? SilenceDueReported { get; set; }
+
     /// <summary>The payment failure already alerted, so one failure alerts once.</summary>
     public DateTimeOffset? PaymentAlertedFor { get; set; }
 }

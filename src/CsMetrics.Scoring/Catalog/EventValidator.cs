@@ -71,7 +71,8 @@ public sealed class EventValidator(EventCatalog catalog, ScoringModel model)
         {
             return false;
         }
-        if (!OptionalString(e, "user", out var user, out error) || !OptionalString(e, "userAgent", out var userAgent, out error))
+        if (!OptionalString(e, "user", out var user, out error) || !OptionalString(e, "userAgent", out var userAgent, out error)
+            || !OptionalString(e, "source", out var source, out error))
         {
             return false;
         }
@@ -96,7 +97,7 @@ public sealed class EventValidator(EventCatalog catalog, ScoringModel model)
         {
             return false;
         }
-        result = new HealthEvent(id!, account!, type, schema.FamilyValue, timestamp, user, actor, properties!);
+        result = new HealthEvent(id!, account!, type, schema.FamilyValue, timestamp, user, actor, properties!, source);
         return true;
     }
 

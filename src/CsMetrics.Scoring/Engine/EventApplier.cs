@@ -52,7 +52,11 @@ public static class EventApplier
     {
         usage.HumanEvents++;
         usage.FirstHumanAt = Min(usage.FirstHumanAt, e.Timestamp);
-        usage.LastHumanAt = Max(usage.LastHumanAt, e.Timestamp);
+        if (usage.LastHumanAt is not { } last || e.Timestamp >= last)
+        {
+            usage.LastHumanAt = e.Timestamp;
+            usage.Source = e.Source;
+        }
 
         var bucket = Bucket(usage, DayNumber(e.Timestamp));
         bucket.Events++;

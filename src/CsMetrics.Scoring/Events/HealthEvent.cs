@@ -31,8 +31,15 @@ public sealed record HealthEvent(
     DateTimeOffset Timestamp,
     string? User,
     Actor Actor,
-    IReadOnlyDictionary<string, string> Properties)
+    IReadOnlyDictionary<string, string> Properties,
+    string? Source = null)
 {
+    /// <summary>The source of events that name none: one product backend sending plain envelopes.</summary>
+    public const string DefaultSource = "default";
+
+    /// <summary>The system that sent this event (envelope field <c>source</c>): silence of a whole source is not churn.</summary>
+    public string SourceName => Source ?? DefaultSource;
+
     public static readonly IReadOnlyDictionary<string, string> NoProperties = new Dictionary<string, string>();
 
     public string? Property(string name) => Properties.TryGetValue(name, out var value) ? value : null;

@@ -7,11 +7,12 @@ namespace CsMetrics.Scoring.Events;
 /// <summary>
 /// A compact, versioned binary form of a list of events: what the durable event log stores.
 /// Layout: version byte, count (varint), then per event its fields as length-prefixed UTF-8
-/// strings, the family and actor bytes, the UTC ticks (8 bytes) and the property pairs.
+/// strings, the family and actor bytes, the UTC ticks (8 bytes) and the property pairs; from
+/// version 2 the source after the user. Version 1 (written before sources existed) still decodes.
 /// </summary>
 public static class HealthEventCodec
 {
-    private const byte Version = 1;
+    private const byte Version = 2;
 
     public static byte[] Encode(IReadOnlyList<HealthEvent> events)
     {
@@ -30,6 +31,7 @@ public static class HealthEventCodec
             BinaryPrimitives.WriteInt64LittleEndian(span[2..], e.Timestamp.UtcTicks);
             writer.Advance(10);
             WriteString(writer, e.User);
+            WriteString(writer, e.Source);
             WriteVarint(writer, (uint)e.Properties.Count);
             foreach (var (name, value) in e.Properties)
             {
@@ -42,10 +44,11 @@ public static class HealthEventCodec
 
     public static List<HealthEvent> Decode(ReadOnlySpan<byte> data)
     {
-        if (data.IsEmpty || data[0] != Version)
+        if (data.IsEmpty || data[0] is not (1 or Version))
         {
             throw new InvalidDataException($"Unknown event encoding version {(data.IsEmpty ? -1 : data[0])}");
         }
+        var version = data[0];
         var offset = 1;
         var count = (int)ReadVarint(data, ref offset);
         var events = new List<HealthEvent>(count);
@@ -59,6 +62,7 @@ public static class HealthEventCodec
             var ticks = BinaryPrimitives.ReadInt64LittleEndian(data[(offset + 2)..]);
             offset += 10;
             var user = ReadString(data, ref offset);
+            var source = version >= 2 ? ReadString(data, ref offset) : null;
             var propertyCount = (int)ReadVarint(data, ref offset);
             IReadOnlyDictionary<string, string> properties = HealthEvent.NoProperties;
             if (propertyCount > 0)
@@ -70,7 +74,7 @@ public static class HealthEventCodec
                 }
                 properties = dict;
             }
-            events.Add(new HealthEvent(id, account, type, family, new DateTimeOffset(ticks, TimeSpan.Zero), user, actor, properties));
+            events.Add(new HealthEvent(id, account, type, family, new DateTimeOffset(ticks, TimeSpan.Zero), user, actor, properties, source));
         }
         return events;
     }

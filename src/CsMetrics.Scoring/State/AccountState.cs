@@ -62,6 +62,9 @@ public sealed class UsageState
     public DateTimeOffset? LastHumanAt { get; set; }
     public long HumanEvents { get; set; }
 
+    /// <summary>The source of the latest human usage (null: the default source).</summary>
+    public string? Source { get; set; }
+
     public bool HasData => LastHumanAt is not null;
 }
 

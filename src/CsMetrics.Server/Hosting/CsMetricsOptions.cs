@@ -28,6 +28,9 @@ public sealed class StorageOptions
     /// </summary>
     public string Provider { get; set; } = StorageProviders.AzureTable;
 
+    /// <summary>The table alerts and their changes live in (with the <c>AzureTable</c> provider); created at start.</summary>
+    public string AlertTableName { get; set; } = "csmetricsalerts";
+
     /// <summary>Settings of the Azure Table provider (section <c>CsMetrics:Storage:AzureTable</c>).</summary>
     public CsMetrics.Storage.AzureTable.Hosting.AzureTableStorageOptions AzureTable { get; set; } = new();
 }

@@ -1,6 +1,7 @@
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Grains;
 using CsMetrics.Grains.Accounts;
+using CsMetrics.Grains.Alerts;
 using CsMetrics.Server.Durability;
 using CsMetrics.Storage.AzureTable.Hosting;
 using CsMetrics.Scoring.Catalog;
@@ -24,6 +25,12 @@ public static class HostingExtensions
         services.AddOptions<IngestOptions>().Bind(config.GetSection(IngestOptions.Section)).ValidateOnStart();
         services.AddOptions<DurabilityOptions>().Bind(config.GetSection(DurabilityOptions.Section));
         services.AddOptions<AccountGrainOptions>().Bind(config.GetSection(AccountGrainOptions.Section));
+        services.AddOptions<AlertOptions>().Bind(config.GetSection(AlertOptions.Section)).ValidateOnStart();
+        services.AddOptions<WebhookOptions>().Bind(config.GetSection(WebhookOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AlertOptions>, AlertOptionsValidator>();
+        services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
+        services.AddSingleton<Alerts.AlertFeed>();
+        services.AddHostedService(sp => sp.GetRequiredService<Alerts.AlertFeed>());
         services.AddOptions<Bench.BenchOptions>().Bind(config.GetSection(Bench.BenchOptions.Section));
         services.AddSingleton<IValidateOptions<NodeOptions>, NodeOptionsValidator>();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
@@ -65,6 +72,11 @@ public static class HostingExtensions
         {
             const string section = StorageOptions.Section + ":AzureTable";
             silo.AddAzureTableGrainStorage(StorageNames.Default, o => o.Bind(config.GetSection(section)), section);
+            silo.Services.AddSingleton<Contracts.Alerts.IAlertStore>(sp =>
+            {
+                var table = storage.AzureTable;
+                return new CsMetrics.Storage.AzureTable.Alerts.AzureTableAlertStore(table.ConnectionString!, storage.AlertTableName, node.ServiceId, table.RequestTimeout);
+            });
         }
     }
 }

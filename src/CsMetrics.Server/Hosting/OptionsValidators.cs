@@ -47,9 +47,16 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
         {
             return ValidateOptionsResult.Fail($"{StorageOptions.Section}:Provider: expected one of {string.Join(", ", StorageProviders.All)}, got \"{o.Provider}\"");
         }
-        return string.Equals(o.Provider, StorageProviders.AzureTable, StringComparison.OrdinalIgnoreCase)
-            ? new CsMetrics.Storage.AzureTable.Hosting.AzureTableStorageOptionsValidator(StorageOptions.Section + ":AzureTable").Validate(name, o.AzureTable)
-            : ValidateOptionsResult.Success;
+        if (!string.Equals(o.Provider, StorageProviders.AzureTable, StringComparison.OrdinalIgnoreCase))
+        {
+            return ValidateOptionsResult.Success;
+        }
+        var table = new CsMetrics.Storage.AzureTable.Hosting.AzureTableStorageOptionsValidator(StorageOptions.Section + ":AzureTable").Validate(name, o.AzureTable);
+        if (!System.Text.RegularExpressions.Regex.IsMatch(o.AlertTableName ?? "", "^[A-Za-z][A-Za-z0-9]{2,62}$"))
+        {
+            return ValidateOptionsResult.Fail([.. table.Failures ?? [], $"{StorageOptions.Section}:AlertTableName: expected 3 to 63 letters or digits starting with a letter, got \"{o.AlertTableName}\""]);
+        }
+        return table;
     }
 }
 
@@ -121,5 +128,55 @@ public static class ScoringFiles
         }
         using var stream = File.OpenRead(o.CatalogPath);
         return EventCatalog.Default.Extend(EventCatalog.Parse(stream, o.CatalogPath), o.CatalogPath);
+    }
+}
+
+internal sealed class AlertOptionsValidator : IValidateOptions<CsMetrics.Grains.Alerts.AlertOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CsMetrics.Grains.Alerts.AlertOptions o)
+    {
+        const string section = CsMetrics.Grains.Alerts.AlertOptions.Section;
+        var errors = new List<string>();
+        if (o.ClockInterval < TimeSpan.FromMilliseconds(100) || o.ClockInterval > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{section}:ClockInterval: expected 00:00:00.1 to 00:10:00, got {o.ClockInterval}");
+        }
+        if (o.RetainResolved <= TimeSpan.Zero)
+        {
+            errors.Add($"{section}:RetainResolved: expected a duration greater than 0, got {o.RetainResolved}");
+        }
+        if (o.RetainChanges < 1000)
+        {
+            errors.Add($"{section}:RetainChanges: expected at least 1000, got {o.RetainChanges}");
+        }
+        return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+}
+
+internal sealed class WebhookOptionsValidator : IValidateOptions<CsMetrics.Grains.Alerts.WebhookOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CsMetrics.Grains.Alerts.WebhookOptions o)
+    {
+        const string section = CsMetrics.Grains.Alerts.WebhookOptions.Section;
+        var errors = new List<string>();
+        void Positive(string setting, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                errors.Add($"{section}:{setting}: expected a duration greater than 0, got {value}");
+            }
+        }
+        Positive("PollInterval", o.PollInterval);
+        Positive("BaseBackoff", o.BaseBackoff);
+        Positive("RequestTimeout", o.RequestTimeout);
+        if (o.MaxBackoff < o.BaseBackoff)
+        {
+            errors.Add($"{section}:MaxBackoff: expected at least BaseBackoff ({o.BaseBackoff}), got {o.MaxBackoff}");
+        }
+        if (o.MaxAttempts is < 1 or > 100)
+        {
+            errors.Add($"{section}:MaxAttempts: expected 1 to 100, got {o.MaxAttempts}");
+        }
+        return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 }

@@ -208,7 +208,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
     [Fact]
     public async Task GrainIdsThatSanitiseAlike_NeverShareARow()
     {
-        var storage = await ProviderAsync();
+        var storage = await ProviderAsync($"sanitise{Guid.NewGuid():N}"[..20]); // fixed ids: a table of its own
         var a = GrainId.Create("account", "a/b");
         var b = GrainId.Create("account", "a_b");
         Assert.NotEqual(storage.Keys("account", a), storage.Keys("account", b));
@@ -312,7 +312,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
             mostHeld = Math.Max(mostHeld, reader.PrefetchedBytes);
         }
         // Unbounded, the pages of all 8 partitions would wait here at once (about 64 rows of 500 bytes).
-        Assert.InRange(mostHeld, 1, largestPartition * 600);
+        Assert.InRange(mostHeld, 1, largestPartition * 1000);
     }
 
     [Fact]

@@ -1,0 +1,314 @@
+using System.Globalization;
+using CsMetrics.Contracts.Alerts;
+using CsMetrics.Scoring.Alerting;
+using CsMetrics.Scoring.Model;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CsMetrics.Grains.Alerts;
+
+/// <summary>
+/// The alert inbox (see <see cref="IAlertInboxGrain"/>). Every change (raise, update, acknowledge,
+/// assign, snooze, reopen, resolve, escalate) gets the next sequence number and is written to the
+/// <see cref="IAlertStore"/> before anyone can see it, so a client resuming a stream or a webhook
+/// resuming its cursor after a restart finds exactly what it missed. Current alerts are kept in
+/// memory with indexes by account+type (one open alert each) and by account; the newest changes
+/// too, older ones are read back from the store.
+/// </summary>
+public sealed partial class AlertInboxGrain(
+    IAlertStore store,
+    ScoringModel model,
+    TimeProvider time,
+    IOptions<AlertOptions> options,
+    ILogger<AlertInboxGrain> logger) : Grain, IAlertInboxGrain
+{
+    private const int RecentChanges = 20_000;
+
+    private readonly Dictionary<string, Alert> _alerts = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Account, string Type), string> _unresolved = [];
+    private readonly Dictionary<string, HashSet<string>> _byAccount = new(StringComparer.Ordinal);
+    private readonly List<Alert> _recent = [];
+    private long _sequence;
+    private DateTimeOffset _lastPrune;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var (alerts, last) = await store.LoadAsync(cancellationToken);
+        _sequence = last;
+        foreach (var alert in alerts.OrderBy(a => a.Sequence))
+        {
+            Index(alert);
+        }
+        _recent.AddRange(await store.ReadChangesAsync(Math.Max(0, last - RecentChanges), RecentChanges, cancellationToken));
+        _lastPrune = time.GetUtcNow();
+        LogLoaded(logger, _alerts.Count, _unresolved.Count, _sequence);
+    }
+
+    public async Task SubmitAsync(AlertNotice[] notices)
+    {
+        var changes = new Dictionary<string, Alert>(StringComparer.Ordinal);
+        var next = _sequence;
+        Alert? Current(string id) => changes.TryGetValue(id, out var a) ? a : _alerts.GetValueOrDefault(id);
+        string? OpenId(string account, string type)
+        {
+            // A change earlier in this batch may have opened or resolved one.
+            foreach (var c in changes.Values)
+            {
+                if (c.Account == account && c.Type == type)
+                {
+                    return c.IsClosed ? null : c.Id;
+                }
+            }
+            return _unresolved.GetValueOrDefault((account, type));
+        }
+
+        foreach (var n in notices)
+        {
+            var openId = OpenId(n.Account, n.Type);
+            var open = openId is null ? null : Current(openId);
+            switch (n.Action)
+            {
+                case AlertNotice.Raise when open is null:
+                    next++;
+                    var id = string.Create(CultureInfo.InvariantCulture, $"al-{next}");
+                    changes[id] = new Alert(id, next, n.Account, n.Type, n.Severity, n.At, n.ScoreBefore, n.ScoreAfter, n.BandBefore, n.BandAfter,
+                        n.Cause, n.Drivers, AlertStates.Open, n.Playbook, n.At, 1, n.Owner, null, null, null, null, null, null, Alert.Changes.Raised);
+                    break;
+                case AlertNotice.Raise or AlertNotice.Update when open is not null:
+                    // One open alert per account and type: a new trigger updates it.
+                    next++;
+                    changes[open.Id] = open with
+                    {
+                        Sequence = next,
+                        ScoreAfter = n.ScoreAfter,
+                        BandAfter = n.BandAfter,
+                        Cause = n.Cause,
+                        Drivers = n.Drivers.Count > 0 ? n.Drivers : open.Drivers,
+                        UpdatedAt = n.At,
+                        Triggers = open.Triggers + 1,
+                        Change = Alert.Changes.Updated,
+                    };
+                    break;
+                case AlertNotice.Clear when open is not null:
+                    next++;
+                    changes[open.Id] = open with
+                    {
+                        Sequence = next,
+                        State = AlertStates.Resolved,
+                        ScoreAfter = n.ScoreAfter ?? open.ScoreAfter,
+                        ResolvedAt = n.At,
+                        UpdatedAt = n.At,
+                        Resolution = $"cleared automatically: {n.Cause}",
+                        Change = Alert.Changes.Resolved,
+                    };
+                    break;
+            }
+        }
+        await CommitAsync(changes.Values);
+    }
+
+    public Task<Alert[]> QueryAsync(AlertQuery query)
+    {
+        IEnumerable<Alert> candidates = query.Account is { } account
+            ? (_byAccount.TryGetValue(account, out var ids) ? ids.Select(id => _alerts[id]) : [])
+            : _alerts.Values;
+        var result = candidates
+            .Where(a => (query.Severity is null || a.Severity == query.Severity)
+                && (query.Type is null || a.Type == query.Type)
+                && (query.State is null || a.State == query.State)
+                && (query.Owner is null || a.Owner == query.Owner))
+            .OrderByDescending(a => a.At)
+            .ThenByDescending(a => a.Sequence)
+            .Take(query.Limit)
+            .ToArray();
+        return Task.FromResult(result);
+    }
+
+    public async Task<Alert[]> ReadAfterAsync(long after, int limit)
+    {
+        if (after >= _sequence)
+        {
+            return [];
+        }
+        if (_recent.Count > 0 && after >= _recent[0].Sequence - 1)
+        {
+            var start = _recent.BinarySearch(new Alert("", after + 1, "", "", "", default, null, null, null, null, "", [], "", [], default, 0, null, null, null, null, null, null, null, ""), BySequence.Instance);
+            start = start < 0 ? ~start : start;
+            return [.. _recent.Skip(start).Take(limit)];
+        }
+        return [.. await store.ReadChangesAsync(after, limit)];
+    }
+
+    public Task<long> LastSequenceAsync() => Task.FromResult(_sequence);
+
+    public async Task<AlertTransitionResult> TransitionAsync(string id, AlertCommand command)
+    {
+        if (!_alerts.TryGetValue(id, out var alert))
+        {
+            return new AlertTransitionResult(null, null);
+        }
+        var now = time.GetUtcNow();
+        Alert? changed;
+        string? error = null;
+        if (alert.IsClosed && command.Kind != AlertCommand.Resolve)
+        {
+            return new AlertTransitionResult(alert, $"state: alert {id} is resolved; a resolved alert cannot be {Verb(command.Kind)}");
+        }
+        switch (command.Kind)
+        {
+            case AlertCommand.Acknowledge:
+                changed = alert.State == AlertStates.Acknowledged ? null
+                    : alert with { State = AlertStates.Acknowledged, AcknowledgedAt = now, SnoozedUntil = null, Change = Alert.Changes.Acknowledged };
+                break;
+            case AlertCommand.Assign:
+                changed = alert.Owner == command.Owner ? null : alert with { Owner = command.Owner, Change = Alert.Changes.Assigned };
+                break;
+            case AlertCommand.Snooze when command.Until is { } until && until > now:
+                changed = alert with { State = AlertStates.Snoozed, SnoozedUntil = until, Change = Alert.Changes.Snoozed };
+                break;
+            case AlertCommand.Snooze:
+                changed = null;
+                error = $"until: expected a time after now ({now:O}), got {command.Until?.ToString("O", CultureInfo.InvariantCulture) ?? "nothing"}";
+                break;
+            case AlertCommand.Resolve:
+                changed = alert.IsClosed ? null
+                    : alert with { State = AlertStates.Resolved, ResolvedAt = now, Resolution = command.Note ?? "resolved by a user", SnoozedUntil = null, Change = Alert.Changes.Resolved };
+                break;
+            default:
+                return new AlertTransitionResult(alert, $"command: expected ack, assign, snooze or resolve, got \"{command.Kind}\"");
+        }
+        if (changed is null)
+        {
+            return new AlertTransitionResult(alert, error); // nothing to change: idempotent
+        }
+        changed = changed with { Sequence = _sequence + 1, UpdatedAt = now };
+        await CommitAsync([changed]);
+        return new AlertTransitionResult(changed, null);
+    }
+
+    public async Task TickAsync()
+    {
+        var now = time.GetUtcNow();
+        var escalateAfter = TimeSpan.FromMinutes(model.Alerts.Escalation.AfterMinutes);
+        var changes = new List<Alert>();
+        var next = _sequence;
+        foreach (var alert in _alerts.Values.OrderBy(a => a.Sequence))
+        {
+            if (alert.State == AlertStates.Snoozed && alert.SnoozedUntil is { } until && until <= now)
+            {
+                changes.Add(alert with { Sequence = ++next, State = AlertStates.Open, SnoozedUntil = null, UpdatedAt = now, Change = Alert.Changes.Reopened });
+            }
+            else if (alert is { State: AlertStates.Open, Severity: AlertKinds.Critical, EscalatedAt: null } && alert.Type != AlertKinds.Escalated
+                && now - alert.At >= escalateAfter)
+            {
+                changes.Add(alert with { Sequence = ++next, EscalatedAt = now, UpdatedAt = now, Change = Alert.Changes.Escalated });
+                var id = string.Create(CultureInfo.InvariantCulture, $"al-{++next}");
+                changes.Add(new Alert(id, next, alert.Account, AlertKinds.Escalated, AlertKinds.Critical, now, alert.ScoreBefore, alert.ScoreAfter,
+                    alert.BandBefore, alert.BandAfter,
+                    $"{alert.Type} alert {alert.Id} not acknowledged within {model.Alerts.Escalation.AfterMinutes} minutes", alert.Drivers,
+                    AlertStates.Open, [.. model.Alerts.PlaybookFor(AlertKinds.Escalated)], now, 1, model.Alerts.Escalation.Target,
+                    null, null, null, null, null, alert.Id, Alert.Changes.Raised));
+            }
+        }
+        if (changes.Count > 0)
+        {
+            await CommitAsync(changes);
+        }
+        if (now - _lastPrune >= TimeSpan.FromHours(1))
+        {
+            await PruneAsync(now);
+        }
+    }
+
+    private async Task CommitAsync(IEnumerable<Alert> changes)
+    {
+        var ordered = changes.OrderBy(c => c.Sequence).ToList();
+        if (ordered.Count == 0)
+        {
+            return;
+        }
+        // Durable first: nothing is visible (to queries, streams, webhooks) that a restart could forget.
+        await store.SaveAsync(ordered);
+        foreach (var change in ordered)
+        {
+            Index(change);
+            _recent.Add(change);
+        }
+        _sequence = Math.Max(_sequence, ordered[^1].Sequence);
+        if (_recent.Count > RecentChanges * 2)
+        {
+            _recent.RemoveRange(0, _recent.Count - RecentChanges);
+        }
+    }
+
+    private void Index(Alert alert)
+    {
+        _alerts[alert.Id] = alert;
+        if (!_byAccount.TryGetValue(alert.Account, out var ids))
+        {
+            _byAccount[alert.Account] = ids = new HashSet<string>(StringComparer.Ordinal);
+        }
+        ids.Add(alert.Id);
+        var key = (alert.Account, alert.Type);
+        if (alert.IsClosed)
+        {
+            if (_unresolved.TryGetValue(key, out var current) && current == alert.Id)
+            {
+                _unresolved.Remove(key);
+            }
+        }
+        else
+        {
+            _unresolved[key] = alert.Id;
+        }
+        _sequence = Math.Max(_sequence, alert.Sequence);
+    }
+
+    /// <summary>Forgets resolved alerts older than the retention, and changes no stream can still need.</summary>
+    private async Task PruneAsync(DateTimeOffset now)
+    {
+        _lastPrune = now;
+        var cutoff = now - options.Value.RetainResolved;
+        var old = _alerts.Values.Where(a => a.IsClosed && a.UpdatedAt < cutoff).Select(a => a.Id).ToList();
+        var changesBefore = Math.Max(0, _sequence - options.Value.RetainChanges);
+        try
+        {
+            await store.PruneAsync(old, changesBefore);
+        }
+        catch (Exception e)
+        {
+            LogPruneFailed(logger, e);
+            return;
+        }
+        foreach (var id in old)
+        {
+            var alert = _alerts[id];
+            _alerts.Remove(id);
+            if (_byAccount.TryGetValue(alert.Account, out var ids) && ids.Remove(id) && ids.Count == 0)
+            {
+                _byAccount.Remove(alert.Account);
+            }
+        }
+    }
+
+    private static string Verb(string kind) => kind switch
+    {
+        AlertCommand.Acknowledge => "acknowledged",
+        AlertCommand.Assign => "assigned",
+        AlertCommand.Snooze => "snoozed",
+        _ => "changed",
+    };
+
+    private sealed class BySequence : IComparer<Alert>
+    {
+        public static readonly BySequence Instance = new();
+
+        public int Compare(Alert? x, Alert? y) => x!.Sequence.CompareTo(y!.Sequence);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Alert inbox loaded {Alerts} alerts ({Unresolved} unresolved), last change {Sequence}")]
+    private static partial void LogLoaded(ILogger logger, int alerts, int unresolved, long sequence);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not prune old alerts; the next hourly round tries again")]
+    private static partial void LogPruneFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,19 @@
+namespace CsMetrics.Grains.Alerts;
+
+/// <summary>How alerts are kept and how often the alert clock runs (section <c>CsMetrics:Alerts</c>).</summary>
+public sealed class AlertOptions
+{
+    public const string Section = "CsMetrics:Alerts";
+
+    /// <summary>
+    /// How often each node runs the alert clock: escalations, snoozes that end, sources that went
+    /// quiet, and the sweep that finds accounts gone silent while inactive.
+    /// </summary>
+    public TimeSpan ClockInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a resolved alert stays listed before it is forgotten.</summary>
+    public TimeSpan RetainResolved { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How many of the newest alert changes stay stored for streams and webhooks to resume from.</summary>
+    public long RetainChanges { get; set; } = 1_000_000;
+}
