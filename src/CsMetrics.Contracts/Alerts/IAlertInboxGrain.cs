@@ -149,21 +149,33 @@ public sealed record AlertTransitionResult(
     [property: Id(0)] Alert? Alert,
     [property: Id(1)] string? Error);
 
-/// <summary>Where alerts are persisted: every change of an alert, and each alert's current form.</summary>
+/// <summary>
+/// Where alerts are persisted, log-structured: every change is appended (in batches), and now and
+/// then a snapshot of every alert's current form lets a restart read the snapshot plus the changes
+/// after it instead of the whole history.
+/// </summary>
 public interface IAlertStore
 {
-    /// <summary>Persists changes (each an alert at its new sequence number); returns when durable.</summary>
-    Task SaveAsync(IReadOnlyList<Alert> changes, CancellationToken cancellationToken = default);
+    /// <summary>Appends changes (each an alert at its new sequence number, ascending); returns when durable.</summary>
+    Task AppendAsync(IReadOnlyList<Alert> changes, CancellationToken cancellationToken = default);
 
-    /// <summary>Every alert's current form, and the highest sequence number ever saved.</summary>
+    /// <summary>Every alert's current form (the latest snapshot with the changes after it), and the highest sequence number saved.</summary>
     Task<(List<Alert> Alerts, long LastSequence)> LoadAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Saved changes with a sequence number above <paramref name="after"/>, oldest first.</summary>
     Task<List<Alert>> ReadChangesAsync(long after, int limit, CancellationToken cancellationToken = default);
 
-    /// <summary>Forgets resolved alerts (by id) and changes numbered below <paramref name="changesBefore"/>.</summary>
-    Task PruneAsync(IReadOnlyList<string> alertIds, long changesBefore, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Records every alert's current form as of <paramref name="upTo"/> (alerts left out are forgotten),
+    /// then forgets changes numbered below <paramref name="changesBefore"/> that the snapshot covers.
+    /// </summary>
+    Task SnapshotAsync(IReadOnlyCollection<Alert> alerts, long upTo, long changesBefore, CancellationToken cancellationToken = default);
 }
+
+/// <summary>Stored alert batches: JSON arrays of alerts.</summary>
+[JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(List<Alert>))]
+public sealed partial class AlertListJsonContext : JsonSerializerContext;
 
 /// <summary>The stored form of alerts (JSON, so rows stay readable and tolerant of added fields).</summary>
 [JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -10,7 +10,8 @@ namespace CsMetrics.Grains.Alerts;
 /// <summary>
 /// The alert inbox (see <see cref="IAlertInboxGrain"/>). Every change (raise, update, acknowledge,
 /// assign, snooze, reopen, resolve, escalate) gets the next sequence number and is written to the
-/// <see cref="IAlertStore"/> before anyone can see it, so a client resuming a stream or a webhook
+/// <see cref="IAlertStore"/> before anyone can see it (appended in one batch per commit, with a
+/// snapshot of every current alert every <see cref="AlertOptions.SnapshotEvery"/> changes), so a client resuming a stream or a webhook
 /// resuming its cursor after a restart finds exactly what it missed. Current alerts are kept in
 /// memory with indexes by account+type (one open alert each) and by account; the newest changes
 /// too, older ones are read back from the store.
@@ -29,12 +30,14 @@ public sealed partial class AlertInboxGrain(
     private readonly Dictionary<string, HashSet<string>> _byAccount = new(StringComparer.Ordinal);
     private readonly List<Alert> _recent = [];
     private long _sequence;
+    private long _snapshotAt;
     private DateTimeOffset _lastPrune;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var (alerts, last) = await store.LoadAsync(cancellationToken);
         _sequence = last;
+        _snapshotAt = last;
         foreach (var alert in alerts.OrderBy(a => a.Sequence))
         {
             Index(alert);
@@ -42,6 +45,14 @@ public sealed partial class AlertInboxGrain(
         _recent.AddRange(await store.ReadChangesAsync(Math.Max(0, last - RecentChanges), RecentChanges, cancellationToken));
         _lastPrune = time.GetUtcNow();
         LogLoaded(logger, _alerts.Count, _unresolved.Count, _sequence);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_sequence > _snapshotAt)
+        {
+            await SnapshotAsync(cancellationToken);
+        }
     }
 
     public async Task SubmitAsync(AlertNotice[] notices)
@@ -228,7 +239,7 @@ public sealed partial class AlertInboxGrain(
             return;
         }
         // Durable first: nothing is visible (to queries, streams, webhooks) that a restart could forget.
-        await store.SaveAsync(ordered);
+        await store.AppendAsync(ordered);
         foreach (var change in ordered)
         {
             Index(change);
@@ -238,6 +249,28 @@ public sealed partial class AlertInboxGrain(
         if (_recent.Count > RecentChanges * 2)
         {
             _recent.RemoveRange(0, _recent.Count - RecentChanges);
+        }
+        // A snapshot writes every alert: taken at least as many changes apart as there are alerts,
+        // it costs about one alert written per change, however many alerts there are.
+        if (_sequence - _snapshotAt >= Math.Max(options.Value.SnapshotEvery, _alerts.Count))
+        {
+            await SnapshotAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Every current alert as of now: a restart reads this and the changes after it.</summary>
+    private async Task SnapshotAsync(CancellationToken cancellationToken)
+    {
+        var upTo = _sequence;
+        try
+        {
+            await store.SnapshotAsync(_alerts.Values, upTo, Math.Max(0, upTo - options.Value.RetainChanges), cancellationToken);
+            _snapshotAt = upTo;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The log still holds every change: only the next restart reads more of it.
+            LogSnapshotFailed(logger, upTo, e);
         }
     }
 
@@ -270,16 +303,6 @@ public sealed partial class AlertInboxGrain(
         _lastPrune = now;
         var cutoff = now - options.Value.RetainResolved;
         var old = _alerts.Values.Where(a => a.IsClosed && a.UpdatedAt < cutoff).Select(a => a.Id).ToList();
-        var changesBefore = Math.Max(0, _sequence - options.Value.RetainChanges);
-        try
-        {
-            await store.PruneAsync(old, changesBefore);
-        }
-        catch (Exception e)
-        {
-            LogPruneFailed(logger, e);
-            return;
-        }
         foreach (var id in old)
         {
             var alert = _alerts[id];
@@ -289,6 +312,8 @@ public sealed partial class AlertInboxGrain(
                 _byAccount.Remove(alert.Account);
             }
         }
+        // The next snapshot leaves them out, and drops changes past the retention.
+        await SnapshotAsync(CancellationToken.None);
     }
 
     private static string Verb(string kind) => kind switch
@@ -309,6 +334,6 @@ public sealed partial class AlertInboxGrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Alert inbox loaded {Alerts} alerts ({Unresolved} unresolved), last change {Sequence}")]
     private static partial void LogLoaded(ILogger logger, int alerts, int unresolved, long sequence);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not prune old alerts; the next hourly round tries again")]
-    private static partial void LogPruneFailed(ILogger logger, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write the alert snapshot up to change {Sequence}; the log keeps every change, the next snapshot tries again")]
+    private static partial void LogSnapshotFailed(ILogger logger, long sequence, Exception exception);
 }

@@ -14,6 +14,12 @@ public sealed class AlertOptions
     /// <summary>How long a resolved alert stays listed before it is forgotten.</summary>
     public TimeSpan RetainResolved { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// The inbox snapshots every current alert after this many changes, or as many changes as there
+    /// are alerts if that is more (and hourly, and when it deactivates).
+    /// </summary>
+    public int SnapshotEvery { get; set; } = 20_000;
+
     /// <summary>How many of the newest alert changes stay stored for streams and webhooks to resume from.</summary>
     public long RetainChanges { get; set; } = 1_000_000;
 }

@@ -9,20 +9,17 @@ namespace CsMetrics.Grains.Alerts;
 public sealed class MemoryAlertStore : IAlertStore
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, Alert> _current = new(StringComparer.Ordinal);
-    private readonly SortedDictionary<long, Alert> _changes = [];
+    private readonly SortedList<long, Alert> _changes = [];
+    private List<Alert> _snapshot = [];
+    private long _snapshotUpTo;
 
-    public Task SaveAsync(IReadOnlyList<Alert> changes, CancellationToken cancellationToken = default)
+    public Task AppendAsync(IReadOnlyList<Alert> changes, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
             foreach (var change in changes)
             {
                 _changes[change.Sequence] = change;
-                if (!_current.TryGetValue(change.Id, out var current) || current.Sequence < change.Sequence)
-                {
-                    _current[change.Id] = change;
-                }
             }
         }
         return Task.CompletedTask;
@@ -32,8 +29,17 @@ public sealed class MemoryAlertStore : IAlertStore
     {
         lock (_gate)
         {
-            var last = _changes.Count == 0 ? 0 : _changes.Keys.Max();
-            return Task.FromResult((_current.Values.ToList(), Math.Max(last, _current.Values.Select(a => a.Sequence).DefaultIfEmpty(0).Max())));
+            var current = _snapshot.ToDictionary(a => a.Id, StringComparer.Ordinal);
+            var last = _snapshotUpTo;
+            foreach (var (sequence, change) in _changes)
+            {
+                if (sequence > _snapshotUpTo)
+                {
+                    current[change.Id] = change;
+                }
+                last = Math.Max(last, sequence);
+            }
+            return Task.FromResult((current.Values.ToList(), last));
         }
     }
 
@@ -45,17 +51,15 @@ public sealed class MemoryAlertStore : IAlertStore
         }
     }
 
-    public Task PruneAsync(IReadOnlyList<string> alertIds, long changesBefore, CancellationToken cancellationToken = default)
+    public Task SnapshotAsync(IReadOnlyCollection<Alert> alerts, long upTo, long changesBefore, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            foreach (var id in alertIds)
+            _snapshot = [.. alerts];
+            _snapshotUpTo = upTo;
+            while (_changes.Count > 0 && _changes.Keys[0] < Math.Min(changesBefore, upTo + 1))
             {
-                _current.Remove(id);
-            }
-            foreach (var key in _changes.Keys.TakeWhile(k => k < changesBefore).ToList())
-            {
-                _changes.Remove(key);
+                _changes.RemoveAt(0);
             }
         }
         return Task.CompletedTask;

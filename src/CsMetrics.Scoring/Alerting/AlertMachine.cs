@@ -164,7 +164,7 @@ public static class AlertMachine
                 (peak, peakAt) = (from, changes[i].At);
             }
         }
-        var open = state.Alerts.Open.Contains(AlertKinds.SharpDrop);
+        var open = state.Alerts.IsOpen(AlertKinds.SharpDrop);
         if (peak is { } p && p - score >= rules.Points)
         {
             if (!open)
@@ -188,7 +188,7 @@ public static class AlertMachine
             return;
         }
         var silentFor = now - last;
-        var open = state.Alerts.Open.Contains(AlertKinds.GoneSilent);
+        var open = state.Alerts.IsOpen(AlertKinds.GoneSilent);
         if (silentFor >= TimeSpan.FromDays(model.Alerts.GoneSilent.Days))
         {
             if (!open && !context.SourceQuiet)
@@ -219,7 +219,7 @@ public static class AlertMachine
                     ComponentDictionary.Empty, cooldownHours: 0);
             }
         }
-        else if (track.Open.Contains(AlertKinds.PaymentFailed))
+        else if (track.IsOpen(AlertKinds.PaymentFailed))
         {
             Clear(ref signals, state, AlertKinds.PaymentFailed, now, state.Evaluation.Score, "payment recovered");
         }
@@ -239,7 +239,7 @@ public static class AlertMachine
         }
         var usage = card[Component.Usage].Score;
         var holds = latest is { } r && r.Score >= rules.MinNps && usage is { } u && u >= rules.MinUsageScore;
-        var open = state.Alerts.Open.Contains(AlertKinds.ExpansionSignal);
+        var open = state.Alerts.IsOpen(AlertKinds.ExpansionSignal);
         if (holds && !open)
         {
             var eval = state.Evaluation;
@@ -257,15 +257,12 @@ public static class AlertMachine
         double? before, double? after, Band? bandBefore, Band? bandAfter, string cause, ComponentDictionary drivers, double cooldownHours)
     {
         var track = state.Alerts;
-        var cooling = track.FiredAt.TryGetValue(type, out var fired) && now - fired < TimeSpan.FromHours(cooldownHours);
+        var cooling = track.FiredAt?.TryGetValue(type, out var fired) == true && now - fired < TimeSpan.FromHours(cooldownHours);
         if (!cooling)
         {
-            track.FiredAt[type] = now;
+            (track.FiredAt ??= new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal))[type] = now;
         }
-        if (!track.Open.Contains(type))
-        {
-            track.Open.Add(type);
-        }
+        track.MarkOpen(type);
         (signals ??= []).Add(new AlertSignal(
             cooling ? AlertAction.Update : AlertAction.Raise, type, AlertKinds.SeverityOf(type), now,
             before, after, bandBefore, bandAfter, cause, drivers, model.Alerts.PlaybookFor(type)));
@@ -273,7 +270,7 @@ public static class AlertMachine
 
     private static void Clear(ref List<AlertSignal>? signals, AccountState state, string type, DateTimeOffset now, double? score, string cause)
     {
-        if (!state.Alerts.Open.Remove(type))
+        if (!state.Alerts.MarkClosed(type))
         {
             return;
         }
@@ -352,11 +349,36 @@ public sealed class AlertTrackState
 
     public DateTimeOffset? PendingSince { get; set; }
 
-    /// <summary>When each type last raised (not updated) an alert: the cooldown counts from here.</summary>
-    public Dictionary<string, DateTimeOffset> FiredAt { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>When each type last raised (not updated) an alert: the cooldown counts from here. Null until the first.</summary>
+    public Dictionary<string, DateTimeOffset>? FiredAt { get; set; }
 
-    /// <summary>Types raised and not cleared by the account itself.</summary>
-    public List<string> Open { get; set; } = [];
+    /// <summary>Types raised and not cleared by the account itself. Null while there are none (most accounts, most of the time).</summary>
+    public List<string>? Open { get; set; }
+
+    public bool IsOpen(string type) => Open?.Contains(type) == true;
+
+    public void MarkOpen(string type)
+    {
+        Open ??= [];
+        if (!Open.Contains(type))
+        {
+            Open.Add(type);
+        }
+    }
+
+    /// <summary>False if it was not open.</summary>
+    public bool MarkClosed(string type)
+    {
+        if (Open is null || !Open.Remove(type))
+        {
+            return false;
+        }
+        if (Open.Count == 0)
+        {
+            Open = null;
+        }
+        return true;
+    }
 
     /// <summary>When the silence schedule was last told this account is due (see the account grain).</summary>
     public DateTimeOffset? SilenceDueReported { get; set; }

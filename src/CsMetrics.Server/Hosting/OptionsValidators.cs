@@ -145,6 +145,10 @@ internal sealed class AlertOptionsValidator : IValidateOptions<CsMetrics.Grains.
         {
             errors.Add($"{section}:RetainResolved: expected a duration greater than 0, got {o.RetainResolved}");
         }
+        if (o.SnapshotEvery is < 100 or > 10_000_000)
+        {
+            errors.Add($"{section}:SnapshotEvery: expected 100 to 10000000 changes, got {o.SnapshotEvery}");
+        }
         if (o.RetainChanges < 1000)
         {
             errors.Add($"{section}:RetainChanges: expected at least 1000, got {o.RetainChanges}");

@@ -1,25 +1,30 @@
 using System.Globalization;
+using System.IO.Compression;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using CsMetrics.Contracts.Alerts;
+using CsMetrics.Storage.AzureTable.Hosting;
 using CsMetrics.Storage.AzureTable.Storage;
 
 namespace CsMetrics.Storage.AzureTable.Alerts;
 
 /// <summary>
-/// Alerts in Azure Table Storage, append-only for changes: every change is one entity in
-/// partition <c>{ServiceId}_alertlog_{sequence / 1000}</c> (RowKey the zero-padded sequence), and
-/// each alert's current form one entity in <c>{ServiceId}_alerts</c> (RowKey the alert id), both as
-/// JSON. A save writes the changes first, then the current forms, each as entity-group transactions
-/// of up to 100; both are upserts, so a save repeated after a failure is harmless. Loading takes the
-/// current forms plus the newest change, so sequence numbers never go back after a restart.
+/// Alerts in Azure Table Storage, log-structured. Each append is one entity (more only past about
+/// 900 KB compressed) holding the batch of changes as Brotli-compressed JSON, in partition
+/// <c>{ServiceId}_alertlog</c> with RowKey the batch's last sequence number, so "changes after N"
+/// is one range query. A snapshot holds every alert's current form, in compressed chunks under
+/// <c>{ServiceId}_alertsnap_{sequence}</c>, made current by one pointer entity written last; then
+/// older snapshots and the changes it covers (beyond the retention) are deleted. A restart reads
+/// the snapshot and the changes after it. Thousands of alert changes cost one write, not thousands:
+/// on Azurite, one entity per change made the alert store the bottleneck of ingest.
 /// </summary>
 public sealed class AzureTableAlertStore : IAlertStore
 {
-    private const long ChangesPerPartition = 1000;
-    private const int MaxPerTransaction = 100;
-    private const string JsonProperty = "Alert";
+    private const int MaxChunkBytes = 900 * 1024;
+    private const string FirstProperty = "First";
+    private const string UpToProperty = "UpTo";
+    private const string ChunksProperty = "Chunks";
 
     private readonly TableClient _table;
     private readonly string _prefix;
@@ -33,10 +38,11 @@ public sealed class AzureTableAlertStore : IAlertStore
         _prefix = TableKeys.Escape(serviceId);
     }
 
-    private string CurrentPartition => $"{_prefix}_alerts";
+    private string LogPartition => $"{_prefix}_alertlog";
 
-    private string ChangePartition(long sequence) =>
-        string.Create(CultureInfo.InvariantCulture, $"{_prefix}_alertlog_{sequence / ChangesPerPartition:D12}");
+    private string PointerPartition => $"{_prefix}_alertsnap";
+
+    private string SnapshotPartition(long upTo) => $"{_prefix}_alertsnap_{Row(upTo)}";
 
     private static string Row(long sequence) => sequence.ToString("D19", CultureInfo.InvariantCulture);
 
@@ -49,128 +55,158 @@ public sealed class AzureTableAlertStore : IAlertStore
         }
     }
 
-    public async Task SaveAsync(IReadOnlyList<Alert> changes, CancellationToken cancellationToken = default)
+    public async Task AppendAsync(IReadOnlyList<Alert> changes, CancellationToken cancellationToken = default)
     {
+        if (changes.Count == 0)
+        {
+            return;
+        }
         await EnsureTableAsync(cancellationToken);
-        var log = changes.Select(c => Entity(ChangePartition(c.Sequence), Row(c.Sequence), c));
-        await UpsertAsync(log, cancellationToken);
-        var current = changes.GroupBy(c => c.Id, StringComparer.Ordinal)
-            .Select(g => g.MaxBy(c => c.Sequence)!)
-            .Select(c => Entity(CurrentPartition, TableKeys.Escape(c.Id), c));
-        await UpsertAsync(current, cancellationToken);
+        foreach (var (chunk, bytes) in Chunks(changes))
+        {
+            var entity = AzureTableGrainStorage.Split(LogPartition, Row(chunk[^1].Sequence), bytes);
+            entity[FirstProperty] = chunk[0].Sequence;
+            await _table.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken);
+        }
     }
 
     public async Task<(List<Alert> Alerts, long LastSequence)> LoadAsync(CancellationToken cancellationToken = default)
     {
         await EnsureTableAsync(cancellationToken);
-        var alerts = new List<Alert>();
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {CurrentPartition}");
-        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, maxPerPage: 1000, cancellationToken: cancellationToken))
+        var current = new Dictionary<string, Alert>(StringComparer.Ordinal);
+        long upTo = 0;
+        var pointer = await _table.GetEntityIfExistsAsync<TableEntity>(PointerPartition, "latest", cancellationToken: cancellationToken);
+        if (pointer.HasValue)
         {
-            alerts.Add(Read(entity));
+            upTo = pointer.Value!.GetInt64(UpToProperty) ?? 0;
+            var chunks = 0;
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {SnapshotPartition(upTo)}");
+            await foreach (var entity in _table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+            {
+                foreach (var alert in Decode(entity))
+                {
+                    current[alert.Id] = alert;
+                }
+                chunks++;
+            }
+            var expected = pointer.Value.GetInt32(ChunksProperty) ?? 0;
+            if (chunks != expected)
+            {
+                throw new InvalidDataException($"alert snapshot {upTo} has {chunks} of its {expected} chunks");
+            }
         }
-        var last = alerts.Count == 0 ? 0 : alerts.Max(a => a.Sequence);
-        // A change saved just before a crash may be newer than every current form.
-        foreach (var change in await ReadChangesAsync(last, int.MaxValue, cancellationToken))
+        var last = upTo;
+        foreach (var change in await ReadChangesAsync(upTo, int.MaxValue, cancellationToken))
         {
-            last = Math.Max(last, change.Sequence);
+            current[change.Id] = change;
+            last = change.Sequence;
         }
-        return (alerts, last);
+        return ([.. current.Values], last);
     }
 
     public async Task<List<Alert>> ReadChangesAsync(long after, int limit, CancellationToken cancellationToken = default)
     {
         await EnsureTableAsync(cancellationToken);
         var result = new List<Alert>();
-        var from = ChangePartition(after + 1);
-        var to = $"{_prefix}_alertlog_~";
-        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to} and RowKey gt {Row(after)}");
-        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, maxPerPage: 1000, cancellationToken: cancellationToken))
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {LogPartition} and RowKey gt {Row(after)}");
+        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, maxPerPage: 16, cancellationToken: cancellationToken))
         {
-            result.Add(Read(entity));
-            if (result.Count >= limit)
+            foreach (var change in Decode(entity))
             {
-                break;
+                if (change.Sequence > after)
+                {
+                    result.Add(change);
+                    if (result.Count >= limit)
+                    {
+                        return result;
+                    }
+                }
             }
         }
         return result;
     }
 
-    public async Task PruneAsync(IReadOnlyList<string> alertIds, long changesBefore, CancellationToken cancellationToken = default)
+    public async Task SnapshotAsync(IReadOnlyCollection<Alert> alerts, long upTo, long changesBefore, CancellationToken cancellationToken = default)
     {
         await EnsureTableAsync(cancellationToken);
-        foreach (var chunk in alertIds.Chunk(MaxPerTransaction))
+        var partition = SnapshotPartition(upTo);
+        var chunks = Chunks([.. alerts.OrderBy(a => a.Sequence)]).ToList();
+        var index = 0;
+        foreach (var (_, bytes) in chunks)
         {
-            await SubmitAsync([.. chunk.Select(id => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(CurrentPartition, TableKeys.Escape(id)), ETag.All))], cancellationToken);
+            await _table.UpsertEntityAsync(AzureTableGrainStorage.Split(partition, index++.ToString("D6", CultureInfo.InvariantCulture), bytes), TableUpdateMode.Replace, cancellationToken);
         }
-        // Whole partitions of changes below the cut.
-        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {ChangePartition(0)} and PartitionKey lt {ChangePartition(changesBefore)}");
+        // The pointer last: until it is written, a restart reads the previous snapshot.
+        await _table.UpsertEntityAsync(new TableEntity(PointerPartition, "latest") { [UpToProperty] = upTo, [ChunksProperty] = chunks.Count }, TableUpdateMode.Replace, cancellationToken);
+
+        // Older snapshots, and changes both covered by this one and past the retention.
+        var older = TableClient.CreateQueryFilter($"PartitionKey gt {PointerPartition + "_"} and PartitionKey lt {partition}");
+        await DeleteAsync(older, cancellationToken);
+        var cut = Math.Min(changesBefore, upTo + 1);
+        var covered = TableClient.CreateQueryFilter($"PartitionKey eq {LogPartition} and RowKey lt {Row(cut)}");
+        await DeleteAsync(covered, cancellationToken);
+    }
+
+    private async Task DeleteAsync(string filter, CancellationToken cancellationToken)
+    {
         var doomed = new List<TableEntity>();
-        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, maxPerPage: 1000, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
+        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
         {
             doomed.Add(entity);
         }
-        foreach (var partition in doomed.GroupBy(e => e.PartitionKey))
+        foreach (var entity in doomed)
         {
-            foreach (var chunk in partition.Chunk(MaxPerTransaction))
+            try
             {
-                await SubmitAsync([.. chunk.Select(e => new TableTransactionAction(TableTransactionActionType.Delete, e, ETag.All))], cancellationToken);
+                await _table.DeleteEntityAsync(entity.PartitionKey, entity.RowKey, ETag.All, cancellationToken);
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
             }
         }
     }
 
-    private async Task UpsertAsync(IEnumerable<TableEntity> entities, CancellationToken cancellationToken)
+    /// <summary>Compressed JSON of the alerts, split so each piece fits one entity.</summary>
+    private static IEnumerable<(List<Alert> Alerts, byte[] Bytes)> Chunks(IReadOnlyList<Alert> alerts)
     {
-        foreach (var partition in entities.GroupBy(e => e.PartitionKey))
+        var pending = new Stack<List<Alert>>();
+        pending.Push([.. alerts]);
+        var done = new List<(List<Alert>, byte[])>();
+        while (pending.Count > 0)
         {
-            foreach (var chunk in partition.Chunk(MaxPerTransaction))
+            var list = pending.Pop();
+            var bytes = Encode(list);
+            if (bytes.Length <= MaxChunkBytes || list.Count == 1)
             {
-                await SubmitAsync([.. chunk.Select(e => new TableTransactionAction(TableTransactionActionType.UpsertReplace, e))], cancellationToken);
-            }
-        }
-    }
-
-    private async Task SubmitAsync(List<TableTransactionAction> actions, CancellationToken cancellationToken)
-    {
-        if (actions.Count == 1)
-        {
-            var a = actions[0];
-            if (a.ActionType == TableTransactionActionType.Delete)
-            {
-                await _table.DeleteEntityAsync(a.Entity.PartitionKey, a.Entity.RowKey, ETag.All, cancellationToken);
-            }
-            else
-            {
-                await _table.UpsertEntityAsync((TableEntity)a.Entity, TableUpdateMode.Replace, cancellationToken);
-            }
-            return;
-        }
-        try
-        {
-            await _table.SubmitTransactionAsync(actions, cancellationToken);
-        }
-        catch (TableTransactionFailedException e) when (e.Status == 404 && actions.All(a => a.ActionType == TableTransactionActionType.Delete))
-        {
-            // Something else deleted one of them first: delete the rest one by one.
-            foreach (var a in actions)
-            {
-                try
+                if (bytes.Length > AzureTableStorageOptions.MaxStateBytes)
                 {
-                    await _table.DeleteEntityAsync(a.Entity.PartitionKey, a.Entity.RowKey, ETag.All, cancellationToken);
+                    throw new InvalidDataException($"alert {list[0].Id} alone is {bytes.Length} bytes compressed; an entity holds {AzureTableStorageOptions.MaxStateBytes}");
                 }
-                catch (RequestFailedException gone) when (gone.Status == 404)
-                {
-                }
+                done.Add((list, bytes));
+                continue;
             }
+            var half = list.Count / 2;
+            pending.Push(list[half..]);
+            pending.Push(list[..half]);
         }
+        return done;
     }
 
-    private static TableEntity Entity(string partition, string row, Alert alert) => new(partition, row)
+    private static byte[] Encode(List<Alert> alerts)
     {
-        [JsonProperty] = JsonSerializer.SerializeToUtf8Bytes(alert, AlertJsonContext.Default.Alert),
-    };
+        using var output = new MemoryStream();
+        using (var brotli = new BrotliStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            JsonSerializer.Serialize(brotli, alerts, AlertListJsonContext.Default.ListAlert);
+        }
+        return output.ToArray();
+    }
 
-    private static Alert Read(TableEntity entity) =>
-        JsonSerializer.Deserialize(entity.GetBinary(JsonProperty), AlertJsonContext.Default.Alert)
-        ?? throw new JsonException($"alert row {entity.PartitionKey}/{entity.RowKey} decoded to null");
+    private static List<Alert> Decode(TableEntity entity)
+    {
+        using var input = AzureTableGrainStorage.Join(entity).ToStream();
+        using var brotli = new BrotliStream(input, CompressionMode.Decompress);
+        return JsonSerializer.Deserialize(brotli, AlertListJsonContext.Default.ListAlert)
+            ?? throw new InvalidDataException($"alert batch {entity.PartitionKey}/{entity.RowKey} decoded to null");
+    }
 }

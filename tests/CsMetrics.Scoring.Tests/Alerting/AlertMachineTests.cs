@@ -110,7 +110,7 @@ public class AlertMachineTests
         a.Score(40, T0.AddMinutes(1));                            // red at once
         Assert.DoesNotContain(a.Score(63, T0.AddHours(1)), IsBand);  // yellow by the hysteresis, not decisively
         Assert.DoesNotContain(a.Score(64, T0.AddHours(20)), IsBand);
-        Assert.Contains(AlertKinds.EnteredRed, a.State.Alerts.Open);
+        Assert.True(a.State.Alerts.IsOpen(AlertKinds.EnteredRed));
         var back = a.Score(64, T0.AddHours(25));
         Assert.Contains(back, s => s is { Action: AlertAction.Raise, Type: AlertKinds.Recovered });
         Assert.Contains(back, s => s is { Action: AlertAction.Clear, Type: AlertKinds.EnteredRed });

@@ -43,6 +43,16 @@ public class EventValidatorTests
         Assert.Equal(Actor.User, e.Actor);
         Assert.Equal("9", e.Property("score"));
         Assert.Null(e.Property("extra"));
+        Assert.Null(e.Source);
+        Assert.Equal(HealthEvent.DefaultSource, e.SourceName);
+    }
+
+    [Fact]
+    public void TryValidate_Source_IsKept()
+    {
+        var (e, error) = Validate("""{"id":"evt-2","account":"acme","type":"login","timestamp":"2026-11-23T10:00:00Z","source":"web-backend"}""");
+        Assert.Null(error);
+        Assert.Equal("web-backend", e!.Source);
     }
 
     [Theory]
@@ -61,6 +71,7 @@ public class EventValidatorTests
     [InlineData("""{"id":"e","account":"a","type":"login","timestamp":"2026-11-23T10:00:00"}""", "timestamp: expected an ISO 8601 date-time with a time zone, e.g. 2026-11-23T10:15:00Z, got \"2026-11-23T10:00:00\"")]
     [InlineData("""{"id":"e","account":"a","type":"login","timestamp":"2026-11-23T10:00:00Z","actor":"robot"}""", "actor: expected one of user, bot, system, got \"robot\"")]
     [InlineData("""{"id":"e","account":"a","type":"login","timestamp":"2026-11-23T10:00:00Z","version":7}""", "version: type \"login\" has no version 7 (latest is 1)")]
+    [InlineData("""{"id":"e","account":"a","type":"login","timestamp":"2026-11-23T10:00:00Z","source":7}""", "source: expected a string of at most 128 characters, got 7")]
     [InlineData("""[1,2]""", "$: expected an event object, got array")]
     public void TryValidate_BadEnvelope_NamesFieldExpectationAndValue(string json, string expected)
     {

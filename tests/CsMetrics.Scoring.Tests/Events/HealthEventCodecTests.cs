@@ -15,13 +15,14 @@ public class HealthEventCodecTests
             .. ChurningAccount(Now),
             Make(EventTypes.AccountUpdated, Now, new() { ["name"] = "Ünïcode & Co 🚀", ["seats"] = "12", ["renewalDate"] = "2027-01-01T00:00:00.0000000+00:00" }, user: null),
             Login(Now.AddTicks(1234567), id: new string('x', 128), actor: Actor.Bot),
+            Login(Now) with { Source = "web-backend" },
         ];
         var decoded = HealthEventCodec.Decode(HealthEventCodec.Encode(events));
         Assert.Equal(events.Count, decoded.Count);
         for (var i = 0; i < events.Count; i++)
         {
             var (a, b) = (events[i], decoded[i]);
-            Assert.Equal((a.Id, a.Account, a.Type, a.Family, a.Timestamp, a.User, a.Actor), (b.Id, b.Account, b.Type, b.Family, b.Timestamp, b.User, b.Actor));
+            Assert.Equal((a.Id, a.Account, a.Type, a.Family, a.Timestamp, a.User, a.Actor, a.Source), (b.Id, b.Account, b.Type, b.Family, b.Timestamp, b.User, b.Actor, b.Source));
             Assert.Equal(a.Properties.OrderBy(p => p.Key), b.Properties.OrderBy(p => p.Key));
         }
     }
@@ -32,6 +33,18 @@ public class HealthEventCodecTests
         var events = HealthyMonth(Now);
         var bytes = HealthEventCodec.Encode(events).Length;
         Assert.InRange(bytes / (double)events.Count, 20, 90);
+    }
+
+    [Fact]
+    public void Decode_Version1_WrittenBeforeSourcesExisted_StillReads()
+    {
+        // version 1, one event: "e1", "acme", "login", family 0, actor 0, ticks, user "u", no properties
+        var ticks = BitConverter.GetBytes(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero).UtcTicks);
+        byte[] bytes = [1, 1, 3, (byte)'e', (byte)'1', 5, (byte)'a', (byte)'c', (byte)'m', (byte)'e', 6, (byte)'l', (byte)'o', (byte)'g', (byte)'i', (byte)'n',
+            0, 0, .. ticks, 2, (byte)'u', 0];
+        var e = Assert.Single(HealthEventCodec.Decode(bytes));
+        Assert.Equal(("e1", "acme", "login", "u", (string?)null, HealthEvent.DefaultSource), (e.Id, e.Account, e.Type, e.User, e.Source, e.SourceName));
+        Assert.Equal(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), e.Timestamp);
     }
 
     [Fact]

@@ -5,7 +5,7 @@ using CsMetrics.Testing;
 
 namespace CsMetrics.Storage.AzureTable.Tests.Alerts;
 
-/// <summary>The alert store against a real Azurite: changes append, current forms replace, a reload loses nothing.</summary>
+/// <summary>The alert store against a real Azurite: batches append, snapshots compact, a reload loses nothing.</summary>
 [Collection(AzuriteTests.Name)]
 public class AzureTableAlertStoreTests(Azurite azurite)
 {
@@ -13,26 +13,33 @@ public class AzureTableAlertStoreTests(Azurite azurite)
 
     private AzureTableAlertStore Store(string service) => new(azurite.ConnectionString, "alertstoretest", service, TimeSpan.FromSeconds(10));
 
-    private static Alert Change(string id, long sequence, string state = AlertStates.Open, string change = Alert.Changes.Raised) =>
-        new(id, sequence, "acme", "entered_red", "critical", T0, 81, 52, "green", "red", "ticket T-1 escalated",
-            new Dictionary<string, double> { ["support"] = -9.5 }, state, ["call the sponsor"], T0.AddSeconds(sequence), 1,
-            null, null, null, state == AlertStates.Resolved ? T0.AddHours(1) : null, null, null, null, change);
+    private static string NewService() => $"svc{Guid.NewGuid():N}"[..12];
 
-    [Fact]
-    public async Task SavedChanges_ReloadAsCurrentForms_AndReadBackInOrderAcrossPartitions()
+    private static Alert Change(string id, long sequence, string state = AlertStates.Open, string change = Alert.Changes.Raised) =>
+        new(id, sequence, $"account-{id}", "entered_red", "critical", T0, 81, 52, "green", "red", $"ticket T-{sequence} escalated",
+            new Dictionary<string, double> { ["support"] = -9.5, ["usage"] = sequence % 17 }, state, ["call the sponsor", "review the tickets"],
+            T0.AddSeconds(sequence), 1, null, null, null, state == AlertStates.Resolved ? T0.AddHours(1) : null, null, null, null, change);
+
+    /// <summary>2,500 changes of 1,200 alerts, appended in batches of 700: most alerts change twice.</summary>
+    private static List<Alert> History()
     {
-        var service = $"svc{Guid.NewGuid():N}"[..12];
-        var store = Store(service);
-        // 2,500 changes of 1,200 alerts: the change log spans three partitions, most alerts change twice.
         var changes = new List<Alert>();
         for (long seq = 1; seq <= 2500; seq++)
         {
-            var id = $"al-{(seq - 1) % 1200}";
-            changes.Add(Change(id, seq, seq > 1200 ? AlertStates.Acknowledged : AlertStates.Open, seq > 1200 ? Alert.Changes.Acknowledged : Alert.Changes.Raised));
+            changes.Add(Change($"al-{(seq - 1) % 1200}", seq,
+                seq > 1200 ? AlertStates.Acknowledged : AlertStates.Open, seq > 1200 ? Alert.Changes.Acknowledged : Alert.Changes.Raised));
         }
-        foreach (var batch in changes.Chunk(700))
+        return changes;
+    }
+
+    [Fact]
+    public async Task AppendedBatches_ReloadAsCurrentForms_AndReadBackInOrder()
+    {
+        var service = NewService();
+        var store = Store(service);
+        foreach (var batch in History().Chunk(700))
         {
-            await store.SaveAsync(batch, TestContext.Current.CancellationToken);
+            await store.AppendAsync(batch, TestContext.Current.CancellationToken);
         }
 
         var (alerts, last) = await Store(service).LoadAsync(TestContext.Current.CancellationToken);
@@ -41,39 +48,60 @@ public class AzureTableAlertStoreTests(Azurite azurite)
         var a5 = Assert.Single(alerts, a => a.Id == "al-5");
         Assert.Equal((2406L, AlertStates.Acknowledged), (a5.Sequence, a5.State)); // its newest change
         Assert.Equal(-9.5, a5.Drivers["support"]);
-        Assert.Equal(["call the sponsor"], a5.Playbook);
+        Assert.Equal(["call the sponsor", "review the tickets"], a5.Playbook);
 
         var after = await store.ReadChangesAsync(990, 30, TestContext.Current.CancellationToken);
         Assert.Equal(Enumerable.Range(991, 30).Select(i => (long)i), after.Select(c => c.Sequence));
         Assert.Empty(await store.ReadChangesAsync(2500, 10, TestContext.Current.CancellationToken));
 
-        // Saving the same changes again (a retry) changes nothing.
-        await store.SaveAsync(changes[^10..], TestContext.Current.CancellationToken);
-        Assert.Equal(1200, (await store.LoadAsync(TestContext.Current.CancellationToken)).Alerts.Count);
-
-        await store.PruneAsync(["al-1", "al-2"], changesBefore: 2000, TestContext.Current.CancellationToken);
-        var (pruned, lastAfterPrune) = await store.LoadAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(1198, pruned.Count);
-        Assert.Equal(2500, lastAfterPrune);
-        var oldest = await store.ReadChangesAsync(0, 1, TestContext.Current.CancellationToken);
-        Assert.Equal(2000, Assert.Single(oldest).Sequence); // whole partitions below 2000 are gone
+        // Appending the same batch again (a retry after a timeout) changes nothing.
+        await store.AppendAsync(History()[2100..], TestContext.Current.CancellationToken);
+        var (again, lastAgain) = await store.LoadAsync(TestContext.Current.CancellationToken);
+        Assert.Equal((1200, 2500L), (again.Count, lastAgain));
     }
 
     [Fact]
-    public async Task AChangeSavedWithoutItsCurrentForm_StillMovesTheSequenceOnReload()
+    public async Task ASnapshot_ReplacesTheHistoryItCovers_ForgetsWhatItLeavesOut_AndKeepsLaterChanges()
     {
-        var service = $"svc{Guid.NewGuid():N}"[..12];
+        var service = NewService();
         var store = Store(service);
-        await store.SaveAsync([Change("al-1", 1)], TestContext.Current.CancellationToken);
-        // Only the change row of sequence 2 (as if the process died between the two writes).
-        var table = new Azure.Data.Tables.TableClient(azurite.ConnectionString, "alertstoretest");
-        var row = new Azure.Data.Tables.TableEntity($"{service}_alertlog_000000000000", 2L.ToString("D19", System.Globalization.CultureInfo.InvariantCulture))
+        foreach (var batch in History().Chunk(700))
         {
-            ["Alert"] = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(Change("al-2", 2), AlertJsonContext.Default.Alert),
-        };
-        await table.UpsertEntityAsync(row, cancellationToken: TestContext.Current.CancellationToken);
-        var (alerts, last) = await Store(service).LoadAsync(TestContext.Current.CancellationToken);
-        Assert.Single(alerts);
-        Assert.Equal(2, last);
+            await store.AppendAsync(batch, TestContext.Current.CancellationToken);
+        }
+        var (alerts, _) = await store.LoadAsync(TestContext.Current.CancellationToken);
+        await store.SnapshotAsync([.. alerts.Where(a => a.Id is not ("al-1" or "al-2"))], upTo: 2500, changesBefore: 2000, TestContext.Current.CancellationToken);
+        await store.AppendAsync([Change("al-new", 2501), Change("al-3", 2502, AlertStates.Resolved, Alert.Changes.Resolved)], TestContext.Current.CancellationToken);
+
+        var (reloaded, last) = await Store(service).LoadAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(2502, last);
+        Assert.Equal(1199, reloaded.Count); // 1,200 - 2 forgotten + 1 new
+        Assert.DoesNotContain(reloaded, a => a.Id == "al-1");
+        Assert.Equal(AlertStates.Resolved, Assert.Single(reloaded, a => a.Id == "al-3").State);
+
+        // Batches wholly before change 2,000 are gone; the one holding 1,401..2,100 stays.
+        var oldest = await store.ReadChangesAsync(0, 1, TestContext.Current.CancellationToken);
+        Assert.Equal(1401, Assert.Single(oldest).Sequence);
+
+        // A second snapshot replaces the first.
+        await store.SnapshotAsync([.. reloaded], upTo: 2502, changesBefore: 0, TestContext.Current.CancellationToken);
+        var (third, thirdLast) = await Store(service).LoadAsync(TestContext.Current.CancellationToken);
+        Assert.Equal((1199, 2502L), (third.Count, thirdLast));
+    }
+
+    [Fact]
+    public async Task ABatchTooLargeForOneEntity_IsSplit_AndReadsBackWhole()
+    {
+        var service = NewService();
+        var store = Store(service);
+        var random = new Random(3);
+        // Causes that do not compress well, so the batch needs more than one 900 KB entity.
+        var changes = Enumerable.Range(1, 6000).Select(i => Change($"al-{i}", i) with
+        {
+            Cause = Convert.ToBase64String(Enumerable.Range(0, 300).Select(_ => (byte)random.Next(256)).ToArray()),
+        }).ToList();
+        await store.AppendAsync(changes, TestContext.Current.CancellationToken);
+        var read = await store.ReadChangesAsync(0, int.MaxValue, TestContext.Current.CancellationToken);
+        Assert.Equal(changes.Select(c => (c.Sequence, c.Cause)), read.Select(c => (c.Sequence, c.Cause)));
     }
 }
