@@ -1,3 +1,4 @@
+using CsMetrics.Server.Access;
 using CsMetrics.Server.Alerts;
 using CsMetrics.Server.Bench;
 using CsMetrics.Server.Health;
@@ -11,6 +12,12 @@ builder.AddCsMetrics();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRouting();
+app.UseMiddleware<AccessMiddleware>();
+if (app.Services.GetRequiredService<ApiKeys>().Open)
+{
+    StartupLog.OpenAccess(app.Logger);
+}
 app.MapHealthApi();
 app.MapIngestApi();
 app.MapQueryApi();
@@ -21,3 +28,9 @@ app.Run();
 
 /// <summary>Entry point, visible to tests that host the node in process.</summary>
 public partial class Program;
+
+internal static partial class StartupLog
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No API keys are configured (CsMetrics:Access:Keys): every request is allowed. Configure keys before this node is reachable by anyone else.")]
+    public static partial void OpenAccess(ILogger logger);
+}

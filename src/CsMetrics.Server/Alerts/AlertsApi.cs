@@ -1,3 +1,4 @@
+using CsMetrics.Server.Access;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -20,7 +21,8 @@ public static class AlertsApi
 
     public static IEndpointRouteBuilder MapAlertsApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1");
+        // Reading the inbox and acting on alerts is what CS teams do: the read scope covers both.
+        var v1 = app.MapGroup("/v1").RequireScope(Access.Scopes.Read);
         v1.MapGet("/alerts", GetAlertsAsync).WithName("GetAlerts");
         v1.MapGet("/alerts/stream", StreamAsync).WithName("StreamAlerts");
         v1.MapPost("/alerts/{id}/ack", (string id, IGrainFactory grains) => TransitionAsync(grains, id, new AlertCommand(AlertCommand.Acknowledge, null, null, null)));

@@ -1,3 +1,4 @@
+using CsMetrics.Server.Access;
 using System.Text.Json;
 using CsMetrics.Contracts.Alerts;
 using CsMetrics.Scoring.Alerting;
@@ -15,7 +16,7 @@ public static class WebhooksApi
 
     public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1/webhooks");
+        var v1 = app.MapGroup("/v1/webhooks").RequireScope(Access.Scopes.Admin);
         v1.MapPost("", AddAsync).WithName("AddWebhook");
         v1.MapGet("", async (IGrainFactory grains) =>
             TypedResults.Ok(new WebhooksResponse([.. (await Registry(grains).ListAsync()).Select(View)])));

@@ -1,3 +1,4 @@
+using CsMetrics.Server.Access;
 using System.Diagnostics;
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Contracts.Bench;
@@ -30,7 +31,7 @@ public static class BenchApi
         {
             return app;
         }
-        var bench = app.MapGroup("/v1/bench");
+        var bench = app.MapGroup("/v1/bench").RequireScope(Access.Scopes.Admin);
         bench.MapPost("/noscore", NoScoreAsync);
         bench.MapPost("/grain-calls", GrainCallsAsync);
         bench.MapGet("/memory", Memory);

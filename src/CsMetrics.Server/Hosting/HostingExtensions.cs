@@ -28,6 +28,9 @@ public static class HostingExtensions
         services.AddOptions<AlertOptions>().Bind(config.GetSection(AlertOptions.Section)).ValidateOnStart();
         services.AddOptions<WebhookOptions>().Bind(config.GetSection(WebhookOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AlertOptions>, AlertOptionsValidator>();
+        services.AddOptions<Access.AccessOptions>().Bind(config.GetSection(Access.AccessOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<Access.AccessOptions>, AccessOptionsValidator>();
+        services.AddSingleton<Access.ApiKeys>();
         services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
         services.AddSingleton<Alerts.AlertFeed>();
         services.AddHostedService(sp => sp.GetRequiredService<Alerts.AlertFeed>());

@@ -184,3 +184,47 @@ internal sealed class WebhookOptionsValidator : IValidateOptions<CsMetrics.Grain
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 }
+
+internal sealed partial class AccessOptionsValidator : IValidateOptions<CsMetrics.Server.Access.AccessOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CsMetrics.Server.Access.AccessOptions o)
+    {
+        const string section = CsMetrics.Server.Access.AccessOptions.Section;
+        var errors = new List<string>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var hashes = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < o.Keys.Count; i++)
+        {
+            var k = o.Keys[i];
+            var at = $"{section}:Keys:{i}";
+            if (string.IsNullOrWhiteSpace(k.Name) || !names.Add(k.Name))
+            {
+                errors.Add($"{at}:Name: expected a name no other key has, got \"{k.Name}\"");
+            }
+            if (!Hash().IsMatch(k.Hash ?? ""))
+            {
+                errors.Add($"{at}:Hash: expected sha256: and 64 hex digits (printf '%s' \"$KEY\" | sha256sum), got something else (not shown)");
+            }
+            else if (!hashes.Add(k.Hash!))
+            {
+                errors.Add($"{at}:Hash: the same key is configured twice");
+            }
+            if (k.Scopes.Count == 0 || k.Scopes.Any(s => !CsMetrics.Server.Access.Scopes.All.Contains(s)))
+            {
+                errors.Add($"{at}:Scopes: expected one or more of {string.Join(", ", CsMetrics.Server.Access.Scopes.All)}, got [{string.Join(", ", k.Scopes)}]");
+            }
+            if (double.IsNaN(k.RequestsPerSecond) || k.RequestsPerSecond < 0)
+            {
+                errors.Add($"{at}:RequestsPerSecond: expected 0 (no limit) or more, got {k.RequestsPerSecond}");
+            }
+            if (k.Burst < 1)
+            {
+                errors.Add($"{at}:Burst: expected at least 1, got {k.Burst}");
+            }
+        }
+        return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^sha256:[0-9a-fA-F]{64}$")]
+    private static partial System.Text.RegularExpressions.Regex Hash();
+}

@@ -1,3 +1,4 @@
+using CsMetrics.Server.Access;
 using CsMetrics.Storage.AzureTable.Log;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,7 @@ public static class IngestApi
 {
     public static IEndpointRouteBuilder MapIngestApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1");
+        var v1 = app.MapGroup("/v1").RequireScope(Access.Scopes.Ingest);
         v1.MapPost("/events", PostEventsAsync)
             .WithName("PostEvents")
             .WithSummary("Ingest a JSON array or NDJSON body of event envelopes.");

@@ -1,3 +1,4 @@
+using CsMetrics.Server.Access;
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Scoring.Catalog;
 using CsMetrics.Scoring.Model;
@@ -9,7 +10,7 @@ public static class QueryApi
 {
     public static IEndpointRouteBuilder MapQueryApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1");
+        var v1 = app.MapGroup("/v1").RequireScope(Access.Scopes.Read);
         v1.MapGet("/accounts/{id}", GetAccountAsync).WithName("GetAccount");
         v1.MapGet("/model", (ScoringModel model) => Results.Text(model.ToJson(), "application/json")).WithName("GetModel");
         v1.MapGet("/catalog", (EventCatalog catalog) => Results.Text(catalog.ToJson(), "application/json")).WithName("GetCatalog");

@@ -57,4 +57,36 @@ public class StartupValidationTests
         var e = StartFails(new() { ["CsMetrics:Ingest:MaxEvents"] = "0" });
         Assert.Contains("CsMetrics:Ingest:MaxEvents: expected 1 to 100000, got 0", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void BadApiKeys_NameTheSetting_AndNeverShowTheHash()
+    {
+        var e = StartFails(new()
+        {
+            ["CsMetrics:Access:Keys:0:Name"] = "backend",
+            ["CsMetrics:Access:Keys:0:Hash"] = "plain-text-key-by-mistake",
+            ["CsMetrics:Access:Keys:0:Scopes:0"] = "ingest",
+            ["CsMetrics:Access:Keys:1:Name"] = "ops",
+            ["CsMetrics:Access:Keys:1:Hash"] = "sha256:" + new string('a', 64),
+            ["CsMetrics:Access:Keys:1:Scopes:0"] = "everything",
+        });
+        Assert.Contains("CsMetrics:Access:Keys:0:Hash: expected sha256: and 64 hex digits", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("plain-text-key-by-mistake", e.Message, StringComparison.Ordinal);
+        Assert.Contains("CsMetrics:Access:Keys:1:Scopes: expected one or more of ingest, read, admin, got [everything]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BadAlertAndWebhookSettings_NameTheSetting()
+    {
+        using var node = new Node(new()
+        {
+            ["CsMetrics:Storage:Provider"] = "Memory",
+            ["CsMetrics:Alerts:ClockInterval"] = "00:00:00",
+            ["CsMetrics:Webhooks:MaxAttempts"] = "0",
+        });
+        var e = Assert.ThrowsAny<Exception>(() => node.CreateClient());
+        var messages = e is AggregateException a ? string.Join("\n", a.Flatten().InnerExceptions.Select(x => x.Message)) : e.Message;
+        Assert.Contains("CsMetrics:Alerts:ClockInterval: expected 00:00:00.1 to 00:10:00, got 00:00:00", messages, StringComparison.Ordinal);
+        Assert.Contains("CsMetrics:Webhooks:MaxAttempts: expected 1 to 100, got 0", messages, StringComparison.Ordinal);
+    }
 }
