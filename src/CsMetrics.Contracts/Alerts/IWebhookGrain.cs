@@ -37,7 +37,7 @@ public interface IWebhookGrain : IGrainWithStringKey
     [Alias("StopAsync")]
     Task StopAsync();
 
-    [Alias("WakeAsync")]
+    [Alias("WakeAsync"), AlwaysInterleave]
     Task WakeAsync();
 
     [Alias("DeliveriesAsync"), ReadOnly, AlwaysInterleave]
@@ -46,6 +46,10 @@ public interface IWebhookGrain : IGrainWithStringKey
     /// <summary>Queues a parked (or delivered) delivery again; null if no delivery has that id.</summary>
     [Alias("ReplayAsync")]
     Task<WebhookDelivery?> ReplayAsync(string deliveryId);
+
+    /// <summary>Queues every parked delivery again; returns how many.</summary>
+    [Alias("ReplayParkedAsync")]
+    Task<int> ReplayParkedAsync();
 }
 
 [GenerateSerializer, Immutable, Alias("csm.WebhookEndpoint")]

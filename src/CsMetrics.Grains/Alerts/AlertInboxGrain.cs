@@ -57,38 +57,37 @@ public sealed partial class AlertInboxGrain(
 
     public async Task SubmitAsync(AlertNotice[] notices)
     {
-        var changes = new Dictionary<string, Alert>(StringComparer.Ordinal);
+        // Every change keeps its own sequence number (a raise then a clear in one batch are two
+        // changes: streams and webhooks see both); the latest form of each alert and the open alert
+        // per account and type are tracked across the batch.
+        var changes = new List<Alert>();
+        var latest = new Dictionary<string, Alert>(StringComparer.Ordinal);
+        var openInBatch = new Dictionary<(string, string), string?>();
         var next = _sequence;
-        Alert? Current(string id) => changes.TryGetValue(id, out var a) ? a : _alerts.GetValueOrDefault(id);
-        string? OpenId(string account, string type)
+        void Add(Alert change)
         {
-            // A change earlier in this batch may have opened or resolved one.
-            foreach (var c in changes.Values)
-            {
-                if (c.Account == account && c.Type == type)
-                {
-                    return c.IsClosed ? null : c.Id;
-                }
-            }
-            return _unresolved.GetValueOrDefault((account, type));
+            changes.Add(change);
+            latest[change.Id] = change;
+            openInBatch[(change.Account, change.Type)] = change.IsClosed ? null : change.Id;
         }
 
         foreach (var n in notices)
         {
-            var openId = OpenId(n.Account, n.Type);
-            var open = openId is null ? null : Current(openId);
+            var key = (n.Account, n.Type);
+            var openId = openInBatch.TryGetValue(key, out var inBatch) ? inBatch : _unresolved.GetValueOrDefault(key);
+            var open = openId is null ? null : latest.GetValueOrDefault(openId) ?? _alerts.GetValueOrDefault(openId);
             switch (n.Action)
             {
                 case AlertNotice.Raise when open is null:
                     next++;
                     var id = string.Create(CultureInfo.InvariantCulture, $"al-{next}");
-                    changes[id] = new Alert(id, next, n.Account, n.Type, n.Severity, n.At, n.ScoreBefore, n.ScoreAfter, n.BandBefore, n.BandAfter,
-                        n.Cause, n.Drivers, AlertStates.Open, n.Playbook, n.At, 1, n.Owner, null, null, null, null, null, null, Alert.Changes.Raised);
+                    Add(new Alert(id, next, n.Account, n.Type, n.Severity, n.At, n.ScoreBefore, n.ScoreAfter, n.BandBefore, n.BandAfter,
+                        n.Cause, n.Drivers, AlertStates.Open, n.Playbook, n.At, 1, n.Owner, null, null, null, null, null, null, Alert.Changes.Raised));
                     break;
                 case AlertNotice.Raise or AlertNotice.Update when open is not null:
                     // One open alert per account and type: a new trigger updates it.
                     next++;
-                    changes[open.Id] = open with
+                    Add(open with
                     {
                         Sequence = next,
                         ScoreAfter = n.ScoreAfter,
@@ -98,11 +97,11 @@ public sealed partial class AlertInboxGrain(
                         UpdatedAt = n.At,
                         Triggers = open.Triggers + 1,
                         Change = Alert.Changes.Updated,
-                    };
+                    });
                     break;
                 case AlertNotice.Clear when open is not null:
                     next++;
-                    changes[open.Id] = open with
+                    Add(open with
                     {
                         Sequence = next,
                         State = AlertStates.Resolved,
@@ -111,11 +110,30 @@ public sealed partial class AlertInboxGrain(
                         UpdatedAt = n.At,
                         Resolution = $"cleared automatically: {n.Cause}",
                         Change = Alert.Changes.Resolved,
-                    };
+                    });
+                    next = ResolveEscalations(open.Id, n.At, "the alert it escalated was cleared", next, Add, latest);
                     break;
             }
         }
-        await CommitAsync(changes.Values);
+        await CommitAsync(changes);
+    }
+
+    /// <summary>Closes the open escalations of <paramref name="originalId"/>; returns the last sequence number used.</summary>
+    private long ResolveEscalations(string originalId, DateTimeOffset at, string why, long next, Action<Alert> add, Dictionary<string, Alert>? latest = null)
+    {
+        if (_alerts.GetValueOrDefault(originalId) is not { } original || !_byAccount.TryGetValue(original.Account, out var ids))
+        {
+            return next;
+        }
+        foreach (var id in ids.Order(StringComparer.Ordinal).ToList())
+        {
+            var alert = latest?.GetValueOrDefault(id) ?? _alerts[id];
+            if (alert.EscalationOf == originalId && !alert.IsClosed)
+            {
+                add(alert with { Sequence = ++next, State = AlertStates.Resolved, ResolvedAt = at, UpdatedAt = at, Resolution = why, Change = Alert.Changes.Resolved });
+            }
+        }
+        return next;
     }
 
     public Task<Alert[]> QueryAsync(AlertQuery query)
@@ -193,7 +211,13 @@ public sealed partial class AlertInboxGrain(
             return new AlertTransitionResult(alert, error); // nothing to change: idempotent
         }
         changed = changed with { Sequence = _sequence + 1, UpdatedAt = now };
-        await CommitAsync([changed]);
+        List<Alert> changes = [changed];
+        if (command.Kind is AlertCommand.Acknowledge or AlertCommand.Resolve)
+        {
+            // Someone took it on: its escalation has done its job.
+            ResolveEscalations(id, now, $"the alert it escalated was {(command.Kind == AlertCommand.Resolve ? "resolved" : "acknowledged")}", changed.Sequence, changes.Add);
+        }
+        await CommitAsync(changes);
         return new AlertTransitionResult(changed, null);
     }
 
@@ -207,10 +231,11 @@ public sealed partial class AlertInboxGrain(
         {
             if (alert.State == AlertStates.Snoozed && alert.SnoozedUntil is { } until && until <= now)
             {
-                changes.Add(alert with { Sequence = ++next, State = AlertStates.Open, SnoozedUntil = null, UpdatedAt = now, Change = Alert.Changes.Reopened });
+                // SnoozedUntil stays: a person looked at this alert, so it does not escalate.
+                changes.Add(alert with { Sequence = ++next, State = AlertStates.Open, UpdatedAt = now, Change = Alert.Changes.Reopened });
             }
-            else if (alert is { State: AlertStates.Open, Severity: AlertKinds.Critical, EscalatedAt: null } && alert.Type != AlertKinds.Escalated
-                && now - alert.At >= escalateAfter)
+            else if (alert is { State: AlertStates.Open, Severity: AlertKinds.Critical, EscalatedAt: null, AcknowledgedAt: null, SnoozedUntil: null }
+                && alert.Type != AlertKinds.Escalated && now - alert.At >= escalateAfter)
             {
                 changes.Add(alert with { Sequence = ++next, EscalatedAt = now, UpdatedAt = now, Change = Alert.Changes.Escalated });
                 var id = string.Create(CultureInfo.InvariantCulture, $"al-{++next}");
@@ -229,6 +254,13 @@ public sealed partial class AlertInboxGrain(
         {
             await PruneAsync(now);
         }
+        else if (_sequence - _snapshotAt >= Math.Max(options.Value.SnapshotEvery, _alerts.Count))
+        {
+            // On the clock, not on the path of submissions: a snapshot writes every alert. Taken
+            // at least as many changes apart as there are alerts, it costs about one alert written
+            // per change, however many alerts there are.
+            await SnapshotAsync(CancellationToken.None);
+        }
     }
 
     private async Task CommitAsync(IEnumerable<Alert> changes)
@@ -239,7 +271,17 @@ public sealed partial class AlertInboxGrain(
             return;
         }
         // Durable first: nothing is visible (to queries, streams, webhooks) that a restart could forget.
-        await store.AppendAsync(ordered);
+        try
+        {
+            await store.AppendAsync(ordered);
+        }
+        catch
+        {
+            // The append may have reached storage after all: start over from what storage holds, so
+            // sequence numbers are never handed out twice. The caller (the outbox) retries.
+            DeactivateOnIdle();
+            throw;
+        }
         foreach (var change in ordered)
         {
             Index(change);
@@ -250,18 +292,16 @@ public sealed partial class AlertInboxGrain(
         {
             _recent.RemoveRange(0, _recent.Count - RecentChanges);
         }
-        // A snapshot writes every alert: taken at least as many changes apart as there are alerts,
-        // it costs about one alert written per change, however many alerts there are.
-        if (_sequence - _snapshotAt >= Math.Max(options.Value.SnapshotEvery, _alerts.Count))
-        {
-            await SnapshotAsync(CancellationToken.None);
-        }
     }
 
     /// <summary>Every current alert as of now: a restart reads this and the changes after it.</summary>
-    private async Task SnapshotAsync(CancellationToken cancellationToken)
+    private async Task SnapshotAsync(CancellationToken cancellationToken, bool force = false)
     {
         var upTo = _sequence;
+        if (upTo == _snapshotAt && !force)
+        {
+            return;
+        }
         try
         {
             await store.SnapshotAsync(_alerts.Values, upTo, Math.Max(0, upTo - options.Value.RetainChanges), cancellationToken);
@@ -313,7 +353,7 @@ public sealed partial class AlertInboxGrain(
             }
         }
         // The next snapshot leaves them out, and drops changes past the retention.
-        await SnapshotAsync(CancellationToken.None);
+        await SnapshotAsync(CancellationToken.None, force: old.Count > 0);
     }
 
     private static string Verb(string kind) => kind switch

@@ -19,14 +19,16 @@ public sealed partial class AlertOutbox(IGrainFactory grains, TimeProvider time,
     private readonly Channel<AlertNotice> _queue = Channel.CreateUnbounded<AlertNotice>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Lock _gate = new();
     private readonly List<(long Upto, TaskCompletionSource Done)> _waiters = [];
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _enqueued;
     private long _delivered;
+    private bool _stopped;
 
     public void Enqueue(AlertNotice notice)
     {
         lock (_gate)
         {
-            _enqueued++;
+            _enqueued++; // after stop it can never be delivered, and DeliveredAsync says so
             _queue.Writer.TryWrite(notice);
         }
     }
@@ -40,6 +42,11 @@ public sealed partial class AlertOutbox(IGrainFactory grains, TimeProvider time,
             {
                 return Task.CompletedTask;
             }
+            if (_stopped)
+            {
+                // A notice will never arrive: the caller must not record it as delivered (its events replay at the next start).
+                return Task.FromException(new InvalidOperationException("the alert outbox has stopped with notices undelivered"));
+            }
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters.Add((_enqueued, done));
             return done.Task;
@@ -50,7 +57,40 @@ public sealed partial class AlertOutbox(IGrainFactory grains, TimeProvider time,
     {
         var inbox = grains.GetGrain<IAlertInboxGrain>(0);
         var batch = new List<AlertNotice>(MaxBatch);
-        while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+        try
+        {
+            await RunAsync(inbox, batch, stoppingToken);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _stopped = true;
+                foreach (var (_, done) in _waiters)
+                {
+                    done.TrySetException(new InvalidOperationException("the alert outbox has stopped with notices undelivered"));
+                }
+                _waiters.Clear();
+            }
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Stopping drains what is queued first (the silo stops after this service, so the inbox is
+    /// still there), for at most the host's shutdown time.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        await Task.WhenAny(_drained.Task, Task.Delay(Timeout.Infinite, cancellationToken));
+        await base.StopAsync(cancellationToken);
+    }
+
+    private async Task RunAsync(IAlertInboxGrain inbox, List<AlertNotice> batch, CancellationToken stoppingToken)
+    {
+        // Ends when the queue is completed (at stop) and empty; not on the stopping token, so the rest is delivered.
+        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
             while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var notice))
             {

@@ -40,22 +40,29 @@ public sealed class SourceMonitorGrain(
         var now = time.GetUtcNow();
         var quietAfter = TimeSpan.FromHours(model.Alerts.GoneSilent.SourceQuietHours);
         var notices = new List<AlertNotice>();
+        var nowQuiet = new List<string>();
+        var nowAlive = new List<string>();
         foreach (var (source, seen) in state.State.LastSeen)
         {
             var quiet = now - seen >= quietAfter;
-            if (quiet && state.State.Quiet.Add(source))
+            if (quiet && !state.State.Quiet.Contains(source))
             {
+                nowQuiet.Add(source);
                 notices.Add(Notice(AlertNotice.Raise, source, now,
                     $"source \"{source}\" sent no event for {(now - seen).TotalHours:0} hours (last {seen:yyyy-MM-dd HH:mm}Z); its accounts' silence is not counted as churn"));
             }
-            else if (!quiet && state.State.Quiet.Remove(source))
+            else if (!quiet && state.State.Quiet.Contains(source))
             {
+                nowAlive.Add(source);
                 notices.Add(Notice(AlertNotice.Clear, source, now, $"source \"{source}\" is sending again"));
             }
         }
         if (notices.Count > 0)
         {
+            // The alert first: if it cannot be handed over, nothing changes and the next tick tries again.
             await GrainFactory.GetGrain<IAlertInboxGrain>(0).SubmitAsync([.. notices]);
+            state.State.Quiet.UnionWith(nowQuiet);
+            state.State.Quiet.ExceptWith(nowAlive);
             await state.WriteStateAsync();
         }
         return [.. state.State.Quiet];

@@ -26,12 +26,14 @@ public sealed class WebhookRegistryGrain(
 
     public async Task<bool> RemoveAsync(string id)
     {
-        if (state.State.Endpoints.RemoveAll(e => e.Id == id) == 0)
+        if (!state.State.Endpoints.Any(e => e.Id == id))
         {
             return false;
         }
-        await state.WriteStateAsync();
+        // The worker first: if it cannot be stopped now, the endpoint stays listed and can be removed again.
         await GrainFactory.GetGrain<IWebhookGrain>(id).StopAsync();
+        state.State.Endpoints.RemoveAll(e => e.Id == id);
+        await state.WriteStateAsync();
         return true;
     }
 
@@ -61,6 +63,7 @@ public sealed partial class WebhookGrain(
 {
     private const int MaxPending = 300;
     private const int MaxFinishedKept = 200;
+    private const int MaxAttemptsPerTick = 20;
     private IGrainTimer? _timer;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -92,6 +95,26 @@ public sealed partial class WebhookGrain(
 
     public Task<WebhookDelivery[]> DeliveriesAsync(int limit) =>
         Task.FromResult(state.State.Deliveries.AsEnumerable().Reverse().Take(limit).ToArray());
+
+    public async Task<int> ReplayParkedAsync()
+    {
+        var now = time.GetUtcNow();
+        var deliveries = state.State.Deliveries;
+        var count = 0;
+        for (var i = 0; i < deliveries.Count; i++)
+        {
+            if (deliveries[i].State == WebhookStates.Parked)
+            {
+                deliveries[i] = deliveries[i] with { State = WebhookStates.Pending, NextAttemptAt = now, AttemptsBeforeReplay = deliveries[i].Attempts.Length };
+                count++;
+            }
+        }
+        if (count > 0)
+        {
+            await state.WriteStateAsync();
+        }
+        return count;
+    }
 
     public async Task<WebhookDelivery?> ReplayAsync(string deliveryId)
     {
@@ -131,9 +154,11 @@ public sealed partial class WebhookGrain(
     private async Task PullAsync(WebhookEndpoint endpoint)
     {
         var deliveries = state.State.Deliveries;
-        if (deliveries.Count(d => d.State == WebhookStates.Pending) >= MaxPending)
+        if (deliveries.Count(d => d.State != WebhookStates.Delivered) >= MaxPending)
         {
-            return; // back-pressure: the cursor waits, nothing is skipped
+            // Back-pressure: an endpoint that is down (pending) or given up on (parked) stops its
+            // cursor; nothing is skipped, the inbox keeps the changes until it catches up or is replayed.
+            return;
         }
         var changes = await GrainFactory.GetGrain<IAlertInboxGrain>(0).ReadAfterAsync(state.State.Cursor, 200);
         if (changes.Length == 0)
@@ -158,7 +183,9 @@ public sealed partial class WebhookGrain(
     {
         var o = options.Value;
         var deliveries = state.State.Deliveries;
-        for (var i = 0; i < deliveries.Count && !cancellationToken.IsCancellationRequested; i++)
+        var attempted = 0;
+        // A bounded turn, so the worker's other calls (stop, replay) never wait long behind a slow endpoint.
+        for (var i = 0; i < deliveries.Count && attempted < MaxAttemptsPerTick && !cancellationToken.IsCancellationRequested; i++)
         {
             var d = deliveries[i];
             var now = time.GetUtcNow();
@@ -166,6 +193,7 @@ public sealed partial class WebhookGrain(
             {
                 continue;
             }
+            attempted++;
             var body = JsonSerializer.SerializeToUtf8Bytes(d.Alert, AlertJsonContext.Default.Alert);
             var attempt = d.Attempts.Length + 1;
             var (status, error, ms) = await sender.PostAsync(endpoint.Url, endpoint.Secret, body, d.Id, attempt, o.RequestTimeout);

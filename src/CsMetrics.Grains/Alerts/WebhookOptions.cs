@@ -13,8 +13,11 @@ public sealed class WebhookOptions
 
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromMinutes(30);
 
-    /// <summary>A delivery that failed this many times is parked (kept, listed, replayable).</summary>
-    public int MaxAttempts { get; set; } = 8;
+    /// <summary>
+    /// A delivery that failed this many times in a row is parked (kept, listed, replayable). With the
+    /// default backoff, 12 attempts span about an hour and three quarters of an endpoint being down.
+    /// </summary>
+    public int MaxAttempts { get; set; } = 12;
 
     /// <summary>How long one POST may take.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);

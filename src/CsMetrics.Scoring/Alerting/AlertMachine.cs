@@ -43,7 +43,8 @@ public readonly record struct AlertContext(bool SourceQuiet);
 /// before it is confirmed and alerts (<see cref="AlertModel.RecoveryDwellHours"/> for a marginal
 /// recovery, so a score meandering across an edge alerts once, not red-recovered-red); a score that
 /// wanders back before then changes nothing.
-/// A type that fired within <see cref="AlertModel.CooldownHours"/> updates instead of raising.
+/// A type other than a critical one that fired within <see cref="AlertModel.CooldownHours"/> does
+/// not raise again: it updates its alert if still open, and stays quiet if that was cleared.
 /// Conditions that end (recovery, usage resuming, the payment recovered) clear their open alert.
 /// </summary>
 public static class AlertMachine
@@ -257,15 +258,27 @@ public static class AlertMachine
         double? before, double? after, Band? bandBefore, Band? bandAfter, string cause, ComponentDictionary drivers, double cooldownHours)
     {
         var track = state.Alerts;
-        var cooling = track.FiredAt?.TryGetValue(type, out var fired) == true && now - fired < TimeSpan.FromHours(cooldownHours);
+        var severity = AlertKinds.SeverityOf(type);
+        // Critical news is never held back: the cooldown only tames the others.
+        var cooling = severity != AlertKinds.Critical
+            && track.FiredAt?.TryGetValue(type, out var fired) == true && now - fired < TimeSpan.FromHours(cooldownHours);
+        AlertAction action;
         if (!cooling)
         {
             (track.FiredAt ??= new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal))[type] = now;
+            action = AlertAction.Raise;
+        }
+        else if (track.IsOpen(type))
+        {
+            action = AlertAction.Update; // refresh the open alert, notify nobody
+        }
+        else
+        {
+            return; // it fired and was cleared within the cooldown: stay quiet
         }
         track.MarkOpen(type);
         (signals ??= []).Add(new AlertSignal(
-            cooling ? AlertAction.Update : AlertAction.Raise, type, AlertKinds.SeverityOf(type), now,
-            before, after, bandBefore, bandAfter, cause, drivers, model.Alerts.PlaybookFor(type)));
+            action, type, severity, now, before, after, bandBefore, bandAfter, cause, drivers, model.Alerts.PlaybookFor(type)));
     }
 
     private static void Clear(ref List<AlertSignal>? signals, AccountState state, string type, DateTimeOffset now, double? score, string cause)

@@ -23,8 +23,12 @@ public sealed partial class AlertFeed(IGrainFactory grains, TimeProvider time, I
     }
 
     /// <summary>Completes when the inbox has changes after <paramref name="after"/> (at once if it already has).</summary>
-    public Task WaitForChangeAsync(long after, CancellationToken cancellationToken) =>
-        Volatile.Read(ref _last) > after ? Task.CompletedTask : Volatile.Read(ref _changed).Task.WaitAsync(cancellationToken);
+    public Task WaitForChangeAsync(long after, CancellationToken cancellationToken)
+    {
+        // The signal first, then the number: a change between the two reads completes this signal.
+        var changed = Volatile.Read(ref _changed);
+        return Volatile.Read(ref _last) > after ? Task.CompletedTask : changed.Task.WaitAsync(cancellationToken);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

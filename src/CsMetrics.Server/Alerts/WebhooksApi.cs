@@ -24,6 +24,10 @@ public static class WebhooksApi
             await Registry(grains).RemoveAsync(id) ? Results.NoContent() : NotFound(id));
         v1.MapGet("/{id}/deliveries", DeliveriesAsync);
         v1.MapPost("/{id}/deliveries/{deliveryId}/replay", ReplayAsync);
+        v1.MapPost("/{id}/replay", async (string id, IGrainFactory grains) =>
+            await ExistsAsync(grains, id)
+                ? Results.Ok(new ReplayedResponse(await grains.GetGrain<IWebhookGrain>(id).ReplayParkedAsync()))
+                : NotFound(id));
         return app;
     }
 
@@ -128,3 +132,5 @@ public sealed record WebhookView(string Id, string Url, string[] Severities, Dat
 public sealed record WebhooksResponse(IReadOnlyList<WebhookView> Webhooks);
 
 public sealed record DeliveriesResponse(IReadOnlyList<WebhookDelivery> Deliveries);
+
+public sealed record ReplayedResponse(int Replayed);

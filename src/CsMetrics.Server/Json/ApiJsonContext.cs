@@ -17,6 +17,7 @@ namespace CsMetrics.Server.Json;
 [JsonSerializable(typeof(WebhookView))]
 [JsonSerializable(typeof(WebhooksResponse))]
 [JsonSerializable(typeof(DeliveriesResponse))]
+[JsonSerializable(typeof(ReplayedResponse))]
 [JsonSerializable(typeof(WebhookDelivery))]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(CsMetrics.Server.Bench.NoScoreResponse))]

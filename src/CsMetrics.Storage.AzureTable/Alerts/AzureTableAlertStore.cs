@@ -13,8 +13,9 @@ namespace CsMetrics.Storage.AzureTable.Alerts;
 /// Alerts in Azure Table Storage, log-structured. Each append is one entity (more only past about
 /// 900 KB compressed) holding the batch of changes as Brotli-compressed JSON, in partition
 /// <c>{ServiceId}_alertlog</c> with RowKey the batch's last sequence number, so "changes after N"
-/// is one range query. A snapshot holds every alert's current form, in compressed chunks under
-/// <c>{ServiceId}_alertsnap_{sequence}</c>, made current by one pointer entity written last; then
+/// is one range query. A snapshot holds every alert's current form, in compressed chunks under a
+/// partition of its own (<c>{ServiceId}_alertsnap_{sequence}_{guid}</c>), made current by one
+/// pointer entity written last; then
 /// older snapshots and the changes it covers (beyond the retention) are deleted. A restart reads
 /// the snapshot and the changes after it. Thousands of alert changes cost one write, not thousands:
 /// on Azurite, one entity per change made the alert store the bottleneck of ingest.
@@ -25,6 +26,7 @@ public sealed class AzureTableAlertStore : IAlertStore
     private const string FirstProperty = "First";
     private const string UpToProperty = "UpTo";
     private const string ChunksProperty = "Chunks";
+    private const string PartitionProperty = "Partition";
 
     private readonly TableClient _table;
     private readonly string _prefix;
@@ -42,7 +44,8 @@ public sealed class AzureTableAlertStore : IAlertStore
 
     private string PointerPartition => $"{_prefix}_alertsnap";
 
-    private string SnapshotPartition(long upTo) => $"{_prefix}_alertsnap_{Row(upTo)}";
+    /// <summary>A partition of its own for every snapshot, even of the same sequence: a rewrite never mixes with an earlier one.</summary>
+    private string SnapshotPartition(long upTo) => $"{_prefix}_alertsnap_{Row(upTo)}_{Guid.NewGuid():N}";
 
     private static string Row(long sequence) => sequence.ToString("D19", CultureInfo.InvariantCulture);
 
@@ -80,7 +83,7 @@ public sealed class AzureTableAlertStore : IAlertStore
         {
             upTo = pointer.Value!.GetInt64(UpToProperty) ?? 0;
             var chunks = 0;
-            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {SnapshotPartition(upTo)}");
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {pointer.Value.GetString(PartitionProperty)}");
             await foreach (var entity in _table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
             {
                 foreach (var alert in Decode(entity))
@@ -137,11 +140,17 @@ public sealed class AzureTableAlertStore : IAlertStore
             await _table.UpsertEntityAsync(AzureTableGrainStorage.Split(partition, index++.ToString("D6", CultureInfo.InvariantCulture), bytes), TableUpdateMode.Replace, cancellationToken);
         }
         // The pointer last: until it is written, a restart reads the previous snapshot.
-        await _table.UpsertEntityAsync(new TableEntity(PointerPartition, "latest") { [UpToProperty] = upTo, [ChunksProperty] = chunks.Count }, TableUpdateMode.Replace, cancellationToken);
+        await _table.UpsertEntityAsync(new TableEntity(PointerPartition, "latest")
+        {
+            [UpToProperty] = upTo,
+            [ChunksProperty] = chunks.Count,
+            [PartitionProperty] = partition,
+        }, TableUpdateMode.Replace, cancellationToken);
 
-        // Older snapshots, and changes both covered by this one and past the retention.
-        var older = TableClient.CreateQueryFilter($"PartitionKey gt {PointerPartition + "_"} and PartitionKey lt {partition}");
-        await DeleteAsync(older, cancellationToken);
+        // Other snapshots (older ones, or one left half-written by a crash), and changes both
+        // covered by this one and past the retention.
+        var others = TableClient.CreateQueryFilter($"PartitionKey gt {PointerPartition + "_"} and PartitionKey lt {PointerPartition + "`"} and PartitionKey ne {partition}");
+        await DeleteAsync(others, cancellationToken);
         var cut = Math.Min(changesBefore, upTo + 1);
         var covered = TableClient.CreateQueryFilter($"PartitionKey eq {LogPartition} and RowKey lt {Row(cut)}");
         await DeleteAsync(covered, cancellationToken);

@@ -43,6 +43,21 @@ public class AlertInboxTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ARaiseAndAClearInOneBatch_AreTwoChanges_AndRaiseClearRaiseClearLeavesNothingOpen()
+    {
+        var account = NewAccount();
+        var before = await Inbox.LastSequenceAsync();
+        await Inbox.SubmitAsync([
+            Notice(account, AlertNotice.Raise), Notice(account, AlertNotice.Clear),
+            Notice(account, AlertNotice.Raise), Notice(account, AlertNotice.Clear)]);
+        var changes = (await Inbox.ReadAfterAsync(before, 100)).Where(c => c.Account == account).ToArray();
+        Assert.Equal([Alert.Changes.Raised, Alert.Changes.Resolved, Alert.Changes.Raised, Alert.Changes.Resolved], changes.Select(c => c.Change));
+        var alerts = await Of(account);
+        Assert.Equal(2, alerts.Length);
+        Assert.All(alerts, a => Assert.Equal(AlertStates.Resolved, a.State));
+    }
+
+    [Fact]
     public async Task Transitions_AckAssignSnoozeResolve_AndAResolvedAlertRefusesMore()
     {
         var account = NewAccount();
@@ -77,7 +92,7 @@ public class AlertInboxTests(ClusterFixture fixture)
         var ignored = NewAccount();
         var handled = NewAccount();
         var snoozed = NewAccount();
-        await Inbox.SubmitAsync([Notice(ignored, AlertNotice.Raise), Notice(handled, AlertNotice.Raise), Notice(snoozed, AlertNotice.Raise, AlertKinds.EnteredYellow)]);
+        await Inbox.SubmitAsync([Notice(ignored, AlertNotice.Raise), Notice(handled, AlertNotice.Raise), Notice(snoozed, AlertNotice.Raise)]);
         var handledId = Assert.Single(await Of(handled)).Id;
         await Inbox.TransitionAsync(handledId, new AlertCommand(AlertCommand.Acknowledge, null, null, null));
         var snoozedId = Assert.Single(await Of(snoozed)).Id;
@@ -96,10 +111,17 @@ public class AlertInboxTests(ClusterFixture fixture)
         var reopened = Assert.Single(await Of(snoozed));
         Assert.Equal((AlertStates.Open, Alert.Changes.Reopened), (reopened.State, reopened.Change));
 
-        // It escalates once.
+        // It escalates once; acknowledging the original closes its escalation.
         fixture.Time.Advance(TimeSpan.FromMinutes(61));
         await Inbox.TickAsync();
         Assert.Single(await Of(ignored), a => a.Type == AlertKinds.Escalated);
+        await Inbox.TransitionAsync(original.Id, new AlertCommand(AlertCommand.Acknowledge, null, null, null));
+        Assert.Equal(AlertStates.Resolved, Assert.Single(await Of(ignored), a => a.Type == AlertKinds.Escalated).State);
+
+        // A snoozed critical alert that reopens does not escalate: a person has seen it.
+        fixture.Time.Advance(TimeSpan.FromMinutes(61));
+        await Inbox.TickAsync();
+        Assert.DoesNotContain(await Of(snoozed), a => a.Type == AlertKinds.Escalated);
     }
 
     [Fact]

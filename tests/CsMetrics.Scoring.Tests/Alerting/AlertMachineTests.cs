@@ -138,19 +138,40 @@ public class AlertMachineTests
     }
 
     [Fact]
-    public void Cooldown_HoldsARepeatedTypeToAnUpdate_ThenLetsItRaiseAgain()
+    public void Cooldown_KeepsARepeatedWarningQuiet_ThenLetsItRaiseAgain()
+    {
+        var a = new Account();
+        a.Score(90, T0);
+        Assert.Equal(AlertAction.Raise, Assert.Single(a.Score(65, T0.AddMinutes(1)), IsBand).Action); // entered yellow, decisively
+        a.Score(95, T0.AddHours(1));                                                                    // back to green: cleared
+        Assert.DoesNotContain(a.Score(65, T0.AddHours(2)), s => s.Type == AlertKinds.EnteredYellow);   // within the 24 h cooldown
+        a.Score(95, T0.AddHours(3));
+        var later = a.Score(65, T0.AddHours(27));                                                       // past the cooldown
+        Assert.Equal(AlertAction.Raise, Assert.Single(later, s => s.Type == AlertKinds.EnteredYellow).Action);
+        Assert.Equal(2, a.Raised.Count(s => s.Type == AlertKinds.EnteredYellow));
+    }
+
+    [Fact]
+    public void Cooldown_NeverHoldsBackCriticalNews()
     {
         var a = new Account();
         a.Score(75, T0);
         Assert.Equal(AlertAction.Raise, Assert.Single(a.Score(30, T0.AddMinutes(1)), IsBand).Action);
-        a.Score(75, T0.AddHours(1));                             // recovered decisively
-        var again = a.Score(30, T0.AddHours(2));                 // red again within the 24 h cooldown
-        var red = Assert.Single(again, s => s.Type == AlertKinds.EnteredRed);
-        Assert.Equal(AlertAction.Update, red.Action);
-        a.Score(75, T0.AddHours(3));
-        var later = a.Score(30, T0.AddHours(27));                // past the cooldown
-        Assert.Equal(AlertAction.Raise, Assert.Single(later, s => s.Type == AlertKinds.EnteredRed).Action);
-        Assert.Equal(2, a.Raised.Count(s => s.Type == AlertKinds.EnteredRed));
+        a.Score(75, T0.AddHours(1));                                     // recovered decisively: the red alert is cleared
+        var again = a.Score(30, T0.AddHours(2));                         // red again within the cooldown
+        Assert.Equal(AlertAction.Raise, Assert.Single(again, s => s.Type == AlertKinds.EnteredRed).Action);
+    }
+
+    [Fact]
+    public void WithinTheCooldown_AnOpenAlertIsUpdated_NotRaisedAgain()
+    {
+        var a = new Account();
+        a.Score(95, T0);
+        Assert.Contains(a.Score(78, T0.AddHours(1)), s => s is { Type: AlertKinds.SharpDrop, Action: AlertAction.Raise });
+        // The drop is still open; the account recovers a little, then falls again: the machine keeps one open alert.
+        a.Score(88, T0.AddHours(2));
+        Assert.DoesNotContain(a.Score(77, T0.AddHours(3)), s => s.Type == AlertKinds.SharpDrop && s.Action == AlertAction.Raise);
+        Assert.Single(a.Raised, s => s.Type == AlertKinds.SharpDrop);
     }
 
     [Fact]
