@@ -5,6 +5,7 @@ using CsMetrics.Server.Health;
 using CsMetrics.Server.Hosting;
 using CsMetrics.Server.Ingest;
 using CsMetrics.Server.Query;
+using CsMetrics.Server.Quarantine;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddCsMetrics();
@@ -23,6 +24,7 @@ app.MapIngestApi();
 app.MapQueryApi();
 app.MapAlertsApi();
 app.MapWebhooksApi();
+app.MapQuarantineApi();
 app.MapBenchApi();
 app.Run();
 

@@ -17,13 +17,16 @@ public static class AlertKinds
     /// <summary>An ops alert: every account fed by one source stopped at once.</summary>
     public const string SourceSilent = "source_silent";
 
+    /// <summary>An ops alert: a producer's share of rejected events jumped.</summary>
+    public const string SchemaDrift = "schema_drift";
+
     public const string Critical = "critical";
     public const string Warning = "warning";
     public const string Informational = "informational";
     public const string Opportunity = "opportunity";
 
     public static IReadOnlyList<string> All { get; } =
-        [EnteredRed, EnteredYellow, Recovered, SharpDrop, GoneSilent, PaymentFailed, ExpansionSignal, Escalated, SourceSilent];
+        [EnteredRed, EnteredYellow, Recovered, SharpDrop, GoneSilent, PaymentFailed, ExpansionSignal, Escalated, SourceSilent, SchemaDrift];
 
     public static IReadOnlyList<string> Severities { get; } = [Critical, Warning, Informational, Opportunity];
 
@@ -32,7 +35,7 @@ public static class AlertKinds
     public static string SeverityOf(string type) => type switch
     {
         EnteredRed or PaymentFailed or Escalated => Critical,
-        EnteredYellow or SharpDrop or GoneSilent or SourceSilent => Warning,
+        EnteredYellow or SharpDrop or GoneSilent or SourceSilent or SchemaDrift => Warning,
         ExpansionSignal => Opportunity,
         _ => Informational,
     };

@@ -31,6 +31,18 @@ public static class HostingExtensions
         services.AddOptions<Access.AccessOptions>().Bind(config.GetSection(Access.AccessOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<Access.AccessOptions>, AccessOptionsValidator>();
         services.AddSingleton<Access.ApiKeys>();
+        services.AddSingleton<Quarantine.DriftMonitor>();
+        services.AddSingleton<Contracts.Quarantine.IQuarantineStore>(sp =>
+        {
+            var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
+            if (!string.Equals(storage.Provider, StorageProviders.AzureTable, StringComparison.OrdinalIgnoreCase))
+            {
+                return new Quarantine.MemoryQuarantineStore();
+            }
+            var node = sp.GetRequiredService<IOptions<NodeOptions>>().Value;
+            return new CsMetrics.Storage.AzureTable.Quarantine.AzureTableQuarantineStore(
+                storage.AzureTable.ConnectionString!, storage.QuarantineTableName, node.ServiceId, storage.AzureTable.RequestTimeout);
+        });
         services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
         services.AddSingleton<Alerts.AlertFeed>();
         services.AddHostedService(sp => sp.GetRequiredService<Alerts.AlertFeed>());

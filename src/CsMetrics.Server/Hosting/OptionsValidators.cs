@@ -52,11 +52,15 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
             return ValidateOptionsResult.Success;
         }
         var table = new CsMetrics.Storage.AzureTable.Hosting.AzureTableStorageOptionsValidator(StorageOptions.Section + ":AzureTable").Validate(name, o.AzureTable);
-        if (!System.Text.RegularExpressions.Regex.IsMatch(o.AlertTableName ?? "", "^[A-Za-z][A-Za-z0-9]{2,62}$"))
+        var errors = new List<string>(table.Failures ?? []);
+        foreach (var (setting, value) in new[] { ("AlertTableName", o.AlertTableName), ("QuarantineTableName", o.QuarantineTableName) })
         {
-            return ValidateOptionsResult.Fail([.. table.Failures ?? [], $"{StorageOptions.Section}:AlertTableName: expected 3 to 63 letters or digits starting with a letter, got \"{o.AlertTableName}\""]);
+            if (!System.Text.RegularExpressions.Regex.IsMatch(value ?? "", "^[A-Za-z][A-Za-z0-9]{2,62}$"))
+            {
+                errors.Add($"{StorageOptions.Section}:{setting}: expected 3 to 63 letters or digits starting with a letter, got \"{value}\"");
+            }
         }
-        return table;
+        return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 }
 

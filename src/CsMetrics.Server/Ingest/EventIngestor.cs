@@ -1,19 +1,39 @@
+using System.IO.Hashing;
+using System.Text;
 using System.Text.Json;
+using CsMetrics.Contracts.Quarantine;
 using CsMetrics.Server.Durability;
+using CsMetrics.Server.Quarantine;
 using CsMetrics.Scoring.Catalog;
 using CsMetrics.Scoring.Events;
+using CsMetrics.Scoring.Model;
 
 namespace CsMetrics.Server.Ingest;
 
+/// <summary>Who sent a batch, and in what form (for the quarantine and drift detection).</summary>
+/// <param name="Raw">The original text of each event when it is not the envelope itself (a Segment message).</param>
+public sealed record IngestOrigin(string Producer, string Format, IReadOnlyList<string>? Raw = null)
+{
+    public static IngestOrigin Native(string producer) => new(producer, QuarantinedEvent.Native);
+}
+
 /// <summary>
 /// Validates a parsed batch against the catalog and sends each account its events in one
-/// grain call. Every event ends up accepted, a duplicate, or rejected with a reason.
+/// grain call. Every event ends up accepted, a duplicate, or rejected with a reason; a rejected
+/// event is kept in the quarantine (and an event older than the grace window is kept there too,
+/// flagged late) before the answer goes out, so nothing is lost.
 /// </summary>
-public sealed class EventIngestor(EventValidator validator, DurableLog log, TimeProvider time)
+public sealed class EventIngestor(EventValidator validator, DurableLog log, IQuarantineStore quarantine, DriftMonitor drift, ScoringModel model, TimeProvider time)
 {
-    public async Task<IngestResponse> IngestAsync(IReadOnlyList<JsonElement> events)
+    public const string LatePrefix = "late: ";
+
+    public Task<IngestResponse> IngestAsync(IReadOnlyList<JsonElement> events) => IngestAsync(events, IngestOrigin.Native("anonymous"));
+
+    public async Task<IngestResponse> IngestAsync(IReadOnlyList<JsonElement> events, IngestOrigin origin)
     {
         var now = time.GetUtcNow();
+        var graceStart = now.AddHours(-model.Ingest.GraceHours);
+        List<QuarantinedEvent>? kept = null;
         var rejected = new List<RejectedEvent>();
         var byAccount = new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal);
         var seen = new HashSet<(string Account, string Id)>();
@@ -23,8 +43,16 @@ public sealed class EventIngestor(EventValidator validator, DurableLog log, Time
         {
             if (!validator.TryValidate(events[i], now, out var e, out var reason))
             {
-                rejected.Add(new RejectedEvent(i, IdOf(events[i]), reason!));
+                var id = IdOf(events[i]);
+                rejected.Add(new RejectedEvent(i, id, reason!));
+                (kept ??= []).Add(Keep(origin, i, events[i], id, reason!, now));
                 continue;
+            }
+            if (e!.Timestamp < graceStart)
+            {
+                // Accepted and counted (as late) by its account, not applied to the live score: kept here, flagged.
+                (kept ??= []).Add(Keep(origin, i, events[i], e.Id,
+                    $"{LatePrefix}event time {e.Timestamp:O} is older than the grace window of {model.Ingest.GraceHours} hours; counted, not applied to the live score", now));
             }
             if (!seen.Add((e!.Account, e.Id)))
             {
@@ -38,7 +66,11 @@ public sealed class EventIngestor(EventValidator validator, DurableLog log, Time
             list.Add(e);
         }
 
+        // Quarantine and log together: the answer waits for both, so neither a reject nor an accept is lost.
+        var keeping = kept is null ? Task.CompletedTask : quarantine.AddAsync(kept);
         var results = byAccount.Count == 0 ? [] : await log.AppendAndDeliverAsync(byAccount);
+        await keeping;
+        drift.Record(origin.Producer, events.Count - rejected.Count, rejected);
 
         int accepted = 0, late = 0;
         var changed = new List<ChangedAccount>();
@@ -55,6 +87,21 @@ public sealed class EventIngestor(EventValidator validator, DurableLog log, Time
         changed.Sort(static (a, b) => string.CompareOrdinal(a.Account, b.Account));
         return new IngestResponse(accepted, duplicates, late, rejected, changed);
     }
+
+    private static QuarantinedEvent Keep(IngestOrigin origin, int index, JsonElement envelope, string? id, string reason, DateTimeOffset now)
+    {
+        var raw = origin.Raw?[index] ?? envelope.GetRawText();
+        if (raw.Length > QuarantinedEvent.MaxRawChars)
+        {
+            raw = raw[..QuarantinedEvent.MaxRawChars];
+        }
+        var source = envelope.ValueKind == JsonValueKind.Object && envelope.TryGetProperty("source", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+        return new QuarantinedEvent(KeyOf(origin.Producer, raw), id, origin.Producer, source, origin.Format, reason, now, raw);
+    }
+
+    /// <summary>The same raw event from the same producer is one quarantine entry, however often it is sent.</summary>
+    public static string KeyOf(string producer, string raw) =>
+        Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(producer + "\n" + raw)));
 
     private static string? IdOf(JsonElement e) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String

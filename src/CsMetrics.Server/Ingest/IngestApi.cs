@@ -46,13 +46,13 @@ public static class IngestApi
             }
             try
             {
-                return TypedResults.Ok(await ingestor.IngestAsync(batch.Events));
+                return TypedResults.Ok(await ingestor.IngestAsync(batch.Events, IngestOrigin.Native(request.HttpContext.Producer())));
             }
-            catch (LogUnavailableException)
+            catch (Exception e) when (e is LogUnavailableException or Azure.RequestFailedException or AggregateException { InnerException: Azure.RequestFailedException })
             {
                 request.HttpContext.Response.Headers.RetryAfter = "5";
                 return Problem(StatusCodes.Status503ServiceUnavailable, "Storage unavailable",
-                    "storage: the event log cannot be written, so nothing in this body was accepted; retry the same body later");
+                    "storage: the event log or the quarantine cannot be written; retry the same body later (nothing is counted twice)");
             }
             catch (Exception e) when (e is OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException)
             {

@@ -116,7 +116,7 @@ public class AlertsTests(ServerFixture server)
     [Theory]
     [InlineData("severity=urgent", "severity: expected one of critical, warning, informational, opportunity, got \"urgent\"")]
     [InlineData("state=closed", "state: expected one of open, acknowledged, snoozed, resolved, got \"closed\"")]
-    [InlineData("type=churned", "type: expected one of entered_red, entered_yellow, recovered, sharp_drop, gone_silent, payment_failed, expansion_signal, escalated, source_silent, got \"churned\"")]
+    [InlineData("type=churned", "type: expected one of entered_red, entered_yellow, recovered, sharp_drop, gone_silent, payment_failed, expansion_signal, escalated, source_silent, schema_drift, got \"churned\"")]
     public async Task GetAlerts_UnknownFilterValue_Is400NamingIt(string query, string detail)
     {
         var (response, body) = await GetAsync(server.Http, $"/v1/alerts?{query}");
