@@ -15,6 +15,10 @@ trap 'bash deploy/azurite.sh stop "$azurite_dir"; rm -rf "$azurite_dir"' EXIT
 CSMETRICS_AZURITE_CONNECTION=$(bash deploy/azurite.sh start "$azurite_dir")
 export CSMETRICS_AZURITE_CONNECTION
 
+# The official Segment and RudderStack SDKs the Segment-compatibility tests drive (project-local).
+step "sdk"
+(cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
+
 step "restore"
 dotnet restore CsMetrics.sln --verbosity quiet
 step "build"

@@ -6,6 +6,7 @@ using CsMetrics.Server.Hosting;
 using CsMetrics.Server.Ingest;
 using CsMetrics.Server.Query;
 using CsMetrics.Server.Quarantine;
+using CsMetrics.Server.Segment;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddCsMetrics();
@@ -25,6 +26,7 @@ app.MapQueryApi();
 app.MapAlertsApi();
 app.MapWebhooksApi();
 app.MapQuarantineApi();
+app.MapSegmentApi();
 app.MapBenchApi();
 app.Run();
 

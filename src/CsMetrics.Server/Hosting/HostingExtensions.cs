@@ -32,6 +32,8 @@ public static class HostingExtensions
         services.AddSingleton<IValidateOptions<Access.AccessOptions>, AccessOptionsValidator>();
         services.AddSingleton<Access.ApiKeys>();
         services.AddSingleton<Quarantine.DriftMonitor>();
+        services.AddOptions<Segment.SegmentOptions>().Bind(config.GetSection(Segment.SegmentOptions.Section));
+        services.AddSingleton<Segment.SegmentIngest>();
         services.AddSingleton<Contracts.Quarantine.IQuarantineStore>(sp =>
         {
             var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;

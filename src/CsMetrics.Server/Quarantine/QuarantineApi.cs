@@ -42,7 +42,7 @@ public static class QuarantineApi
             [.. all.OrderByDescending(e => e.ReceivedAt).Take(take)]));
     }
 
-    private static async Task<IResult> ReplayAsync(IQuarantineStore store, EventIngestor ingestor, string? producer, string? reason, CancellationToken ct)
+    private static async Task<IResult> ReplayAsync(IQuarantineStore store, EventIngestor ingestor, Segment.SegmentIngest segment, string? producer, string? reason, CancellationToken ct)
     {
         var candidates = (await store.ListAsync(Empty(producer), ct))
             .Where(e => !e.Reason.StartsWith(EventIngestor.LatePrefix, StringComparison.Ordinal))
@@ -53,6 +53,24 @@ public static class QuarantineApi
         {
             foreach (var chunk in group.Chunk(ReplayChunk))
             {
+                if (group.Key.Format == QuarantinedEvent.Segment)
+                {
+                    var (messages, owners, docs, bad) = Parse(chunk);
+                    try
+                    {
+                        var outcome = await segment.IngestAsync(messages, [.. owners.Select(o => o.Raw)], null, null, group.Key.Producer);
+                        await store.RemoveAsync([.. owners.Where((_, i) => outcome.Outcomes[i] != Segment.SegmentOutcome.Rejected).Select(o => o.Key)], ct);
+                        replayed += chunk.Length;
+                        accepted += outcome.Count(Segment.SegmentOutcome.Accepted) + outcome.Count(Segment.SegmentOutcome.Held);
+                        duplicates += outcome.Duplicates;
+                        stillRejected += outcome.Count(Segment.SegmentOutcome.Rejected) + bad;
+                    }
+                    finally
+                    {
+                        docs.ForEach(d => d.Dispose());
+                    }
+                    continue;
+                }
                 var (envelopes, documents, unreadable) = Envelopes(chunk, group.Key.Format);
                 try
                 {
@@ -108,6 +126,29 @@ public static class QuarantineApi
             }
         }
         return (envelopes, documents, unreadable);
+    }
+
+    private static (List<JsonElement>, List<QuarantinedEvent>, List<JsonDocument>, int Unreadable) Parse(QuarantinedEvent[] entries)
+    {
+        var messages = new List<JsonElement>();
+        var owners = new List<QuarantinedEvent>();
+        var documents = new List<JsonDocument>();
+        var unreadable = 0;
+        foreach (var entry in entries)
+        {
+            try
+            {
+                var document = JsonDocument.Parse(entry.Raw);
+                documents.Add(document);
+                messages.Add(document.RootElement);
+                owners.Add(entry);
+            }
+            catch (JsonException)
+            {
+                unreadable++;
+            }
+        }
+        return (messages, owners, documents, unreadable);
     }
 
     private static string? Empty(string? value) => string.IsNullOrEmpty(value) ? null : value;
