@@ -34,10 +34,14 @@ public static class SegmentApi
         {
             return Fail(error);
         }
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return Fail("body: not valid UTF-8");
+        }
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body!, new JsonDocumentOptions { MaxDepth = 64 });
+            document = JsonDocument.Parse(body!, new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
