@@ -1,5 +1,6 @@
 using CsMetrics.Server.Access;
 using CsMetrics.Server.Alerts;
+using CsMetrics.Server.Catalog;
 using CsMetrics.Server.Bench;
 using CsMetrics.Server.Health;
 using CsMetrics.Server.Hosting;
@@ -27,6 +28,7 @@ app.MapAlertsApi();
 app.MapWebhooksApi();
 app.MapQuarantineApi();
 app.MapSegmentApi();
+app.MapCatalogApi();
 app.MapBenchApi();
 app.Run();
 

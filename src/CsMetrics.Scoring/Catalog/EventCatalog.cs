@@ -55,6 +55,68 @@ public sealed partial class EventCatalog
         return new EventCatalog { Version = Version, Types = [.. Types, .. extension.Types] };
     }
 
+    /// <summary>
+    /// This catalog with one type version added or changed, by the schema registry's rules: a new
+    /// type, or a version above the type's latest, may be anything; a version that exists may only
+    /// change compatibly (same family, no required property removed, retyped or added), since
+    /// producers are sending it now; anything else is refused with the reason.
+    /// </summary>
+    public EventCatalog With(EventTypeSchema schema, out string? error)
+    {
+        error = null;
+        var existing = Find(schema.Type, schema.Version);
+        var latest = Find(schema.Type);
+        if (existing is null && latest is not null && schema.Version < latest.Version)
+        {
+            error = $"version: type \"{schema.Type}\" is at version {latest.Version}; change it compatibly as {latest.Version}, or publish {latest.Version + 1}, got {schema.Version}";
+            return this;
+        }
+        if (existing is not null && Incompatible(existing, schema) is { } breaking)
+        {
+            error = $"{breaking}: that breaks producers sending version {schema.Version}; publish it as version {latest!.Version + 1}";
+            return this;
+        }
+        var result = new EventCatalog
+        {
+            Version = Version,
+            Types = [.. Types.Where(t => !(t.Type == schema.Type && t.Version == schema.Version)), schema],
+        };
+        if (result.Validate() is { Count: > 0 } errors)
+        {
+            error = string.Join("; ", errors);
+            return this;
+        }
+        return result;
+    }
+
+    /// <summary>Why <paramref name="next"/> cannot replace <paramref name="current"/> in place, or null.</summary>
+    public static string? Incompatible(EventTypeSchema current, EventTypeSchema next)
+    {
+        if (!string.Equals(current.Family, next.Family, StringComparison.OrdinalIgnoreCase))
+        {
+            return $"family: changing \"{current.Family}\" to \"{next.Family}\"";
+        }
+        foreach (var (name, p) in current.Properties.Where(p => p.Value.Required))
+        {
+            if (!next.Properties.TryGetValue(name, out var n))
+            {
+                return $"properties.{name}: removing a required property";
+            }
+            if (n.Type != p.Type)
+            {
+                return $"properties.{name}: retyping a required property from {p.Type} to {n.Type}";
+            }
+        }
+        foreach (var (name, n) in next.Properties.Where(p => p.Value.Required))
+        {
+            if (!current.Properties.TryGetValue(name, out var p) || !p.Required)
+            {
+                return $"properties.{name}: adding a required property";
+            }
+        }
+        return null;
+    }
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -106,6 +168,12 @@ public sealed partial class EventCatalog
 
 public sealed class EventTypeSchema
 {
+    /// <summary>One type version from JSON (the registry's admin API and storage); throws <see cref="JsonException"/> naming what is wrong.</summary>
+    public static EventTypeSchema Parse(string json) =>
+        JsonSerializer.Deserialize(json, CatalogJsonContext.Default.EventTypeSchema) ?? throw new JsonException("$: expected an event type object, got null");
+
+    public string ToJson() => JsonSerializer.Serialize(this, CatalogJsonContext.Default.EventTypeSchema);
+
     public required string Type { get; init; }
     public required string Family { get; init; }
     public int Version { get; init; } = 1;
@@ -150,4 +218,5 @@ public sealed class CatalogValidationException(string source, IReadOnlyList<stri
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
 [JsonSerializable(typeof(EventCatalog))]
+[JsonSerializable(typeof(EventTypeSchema))]
 internal sealed partial class CatalogJsonContext : JsonSerializerContext;

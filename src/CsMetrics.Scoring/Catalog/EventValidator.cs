@@ -95,10 +95,29 @@ public sealed class EventValidator(EventCatalog catalog, ScoringModel model)
         }
         if (!Properties(e, schema, out var properties, out error))
         {
-            return false;
+            // An event that names no version may follow any version of its type: publishing a new
+            // version never breaks the producers still sending the old one.
+            var fallback = version is null ? OlderVersionThatFits(e, type, schema.Version) : null;
+            if (fallback is null)
+            {
+                return false;
+            }
+            (schema, properties, error) = fallback.Value;
         }
         result = new HealthEvent(id!, account!, type, schema.FamilyValue, timestamp, user, actor, properties!, source);
         return true;
+    }
+
+    private (EventTypeSchema, IReadOnlyDictionary<string, string>?, string?)? OlderVersionThatFits(JsonElement e, string type, int latest)
+    {
+        foreach (var older in catalog.Types.Where(t => t.Type == type && t.Version < latest).OrderByDescending(t => t.Version))
+        {
+            if (Properties(e, older, out var properties, out _))
+            {
+                return (older, properties, null);
+            }
+        }
+        return null;
     }
 
     private bool IsBotAgent(string userAgent)

@@ -58,6 +58,8 @@ public static class HostingExtensions
         services.AddSingleton(sp => ScoringFiles.LoadModel(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
         services.AddSingleton(sp => ScoringFiles.LoadCatalog(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
         services.AddSingleton(sp => new EventValidator(sp.GetRequiredService<EventCatalog>(), sp.GetRequiredService<ScoringModel>()));
+        services.AddSingleton<Catalog.CatalogHolder>();
+        services.AddHostedService(sp => sp.GetRequiredService<Catalog.CatalogHolder>());
         services.AddSingleton<AccountGrains>();
         services.AddSingleton<GrainReferences<Contracts.Bench.IBaselineGrain>>();
         services.AddSingleton<EventIngestor>();

@@ -23,7 +23,7 @@ public sealed record IngestOrigin(string Producer, string Format, IReadOnlyList<
 /// event is kept in the quarantine (and an event older than the grace window is kept there too,
 /// flagged late) before the answer goes out, so nothing is lost.
 /// </summary>
-public sealed class EventIngestor(EventValidator validator, DurableLog log, IQuarantineStore quarantine, DriftMonitor drift, ScoringModel model, TimeProvider time)
+public sealed class EventIngestor(Catalog.CatalogHolder catalog, DurableLog log, IQuarantineStore quarantine, DriftMonitor drift, ScoringModel model, TimeProvider time)
 {
     public const string LatePrefix = "late: ";
 
@@ -34,6 +34,7 @@ public sealed class EventIngestor(EventValidator validator, DurableLog log, IQua
         var now = time.GetUtcNow();
         var graceStart = now.AddHours(-model.Ingest.GraceHours);
         List<QuarantinedEvent>? kept = null;
+        var validator = catalog.Validator;
         var rejected = new List<RejectedEvent>();
         var byAccount = new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal);
         var seen = new HashSet<(string Account, string Id)>();

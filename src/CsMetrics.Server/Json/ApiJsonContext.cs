@@ -18,6 +18,7 @@ namespace CsMetrics.Server.Json;
 [JsonSerializable(typeof(WebhooksResponse))]
 [JsonSerializable(typeof(DeliveriesResponse))]
 [JsonSerializable(typeof(ReplayedResponse))]
+[JsonSerializable(typeof(CsMetrics.Server.Catalog.PublishedType))]
 [JsonSerializable(typeof(CsMetrics.Server.Segment.SegmentResponse))]
 [JsonSerializable(typeof(CsMetrics.Server.Quarantine.QuarantineResponse))]
 [JsonSerializable(typeof(CsMetrics.Server.Quarantine.ReplayResponse))]

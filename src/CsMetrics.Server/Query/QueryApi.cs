@@ -13,7 +13,6 @@ public static class QueryApi
         var v1 = app.MapGroup("/v1").RequireScope(Access.Scopes.Read);
         v1.MapGet("/accounts/{id}", GetAccountAsync).WithName("GetAccount");
         v1.MapGet("/model", (ScoringModel model) => Results.Text(model.ToJson(), "application/json")).WithName("GetModel");
-        v1.MapGet("/catalog", (EventCatalog catalog) => Results.Text(catalog.ToJson(), "application/json")).WithName("GetCatalog");
         return app;
     }
 

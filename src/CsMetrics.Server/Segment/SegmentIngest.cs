@@ -46,7 +46,7 @@ public enum SegmentOutcome
 /// </summary>
 public sealed class SegmentIngest(
     EventIngestor ingestor,
-    EventCatalog catalog,
+    Catalog.CatalogHolder catalogs,
     IQuarantineStore quarantine,
     DriftMonitor drift,
     IGrainFactory grains,
@@ -276,6 +276,7 @@ public sealed class SegmentIngest(
 
     private string? CatalogTypeOf(string name)
     {
+        var catalog = catalogs.Catalog;
         if (options.Value.EventTypes.TryGetValue(name, out var mapped))
         {
             return catalog.Find(mapped) is null ? null : mapped;

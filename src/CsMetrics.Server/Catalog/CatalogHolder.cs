@@ -1,0 +1,64 @@
+using CsMetrics.Contracts.Accounts;
+using CsMetrics.Scoring.Catalog;
+using CsMetrics.Scoring.Model;
+
+namespace CsMetrics.Server.Catalog;
+
+/// <summary>
+/// This node's current catalog and validator: the built-in catalog and the catalog file, plus the
+/// types published to the schema registry, followed every <see cref="RefreshInterval"/> (and at
+/// once after a publication on this node).
+/// </summary>
+public sealed partial class CatalogHolder(EventCatalog baseCatalog, ScoringModel model, IGrainFactory grains, TimeProvider time, ILogger<CatalogHolder> logger)
+    : BackgroundService
+{
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
+
+    private volatile State _state = new(-1, baseCatalog, new EventValidator(baseCatalog, model));
+
+    private sealed record State(long Revision, EventCatalog Catalog, EventValidator Validator);
+
+    public EventCatalog Catalog => _state.Catalog;
+
+    public EventValidator Validator => _state.Validator;
+
+    public void Apply(CatalogSnapshot snapshot)
+    {
+        if (snapshot.Revision <= _state.Revision)
+        {
+            return;
+        }
+        var catalog = baseCatalog;
+        foreach (var json in snapshot.Schemas)
+        {
+            catalog = catalog.With(EventTypeSchema.Parse(json), out var error);
+            if (error is not null)
+            {
+                LogSkipped(logger, error);
+            }
+        }
+        _state = new State(snapshot.Revision, catalog, new EventValidator(catalog, model));
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                Apply(await grains.GetGrain<ICatalogRegistryGrain>(0).GetAsync());
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogRefreshFailed(logger, e);
+            }
+            await Task.Delay(RefreshInterval, time, stoppingToken);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A published event type no longer fits the catalog and is left out: {Error}")]
+    private static partial void LogSkipped(ILogger logger, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not read the schema registry; keeping the catalog as it is")]
+    private static partial void LogRefreshFailed(ILogger logger, Exception exception);
+}
