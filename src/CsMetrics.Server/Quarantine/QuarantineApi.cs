@@ -20,6 +20,9 @@ public static class QuarantineApi
     {
         var v1 = app.MapGroup("/v1/quarantine");
         v1.MapGet("", ListAsync).RequireScope(Scopes.Read).WithName("GetQuarantine");
+        // A producer sees its own rejects with the key it sends events with.
+        v1.MapGet("/mine", (HttpContext context, IQuarantineStore store, string? reason, int? limit, CancellationToken ct) =>
+            ListAsync(store, context.Producer(), reason, limit, ct)).RequireScope(Scopes.Ingest).WithName("GetOwnQuarantine");
         v1.MapPost("/replay", ReplayAsync).RequireScope(Scopes.Admin).WithName("ReplayQuarantine");
         return app;
     }

@@ -103,6 +103,15 @@ public class DriftTests(KeyedServerFixture node) : IClassFixture<KeyedServerFixt
         Assert.Equal("warning", (string?)alert["severity"]);
         Assert.Contains("producer \"product-backend\" had 100 % of its events rejected", (string?)alert["cause"], StringComparison.Ordinal);
         Assert.Contains("properties.score: required integer 0..10 is missing", (string?)alert["cause"], StringComparison.Ordinal);
+
+        // The producer sees its own rejects, with its ingest key.
+        using var mine = new HttpRequestMessage(HttpMethod.Get, new Uri("/v1/quarantine/mine?limit=1000", UriKind.Relative));
+        mine.Headers.Authorization = new AuthenticationHeaderValue("Bearer", KeyedServerFixture.IngestKey);
+        using var own = await node.Http.SendAsync(mine, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        var list = JsonNode.Parse(await own.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!;
+        Assert.True((int)list["byReason"]!["properties.score: required integer 0..10 is missing"]! >= 30);
+        Assert.Equal(["product-backend"], list["byProducer"]!.AsObject().Select(p => p.Key));
     }
 }
 
