@@ -10,15 +10,19 @@ public interface ISegmentUserGrain : IGrainWithStringKey
     [Alias("AccountAsync"), Orleans.Concurrency.ReadOnly]
     Task<string?> AccountAsync();
 
-    /// <summary>Keeps envelopes (JSON, account not yet set) until the account is known; returns how many are held.</summary>
+    /// <summary>
+    /// Keeps envelopes (JSON, account not yet set) until the account is known. Returns the account
+    /// instead, holding nothing, when it is already known (a group call got there first); throws
+    /// <see cref="InvalidOperationException"/> when the user's held events would pass their size limit.
+    /// </summary>
     [Alias("HoldAsync")]
-    Task<int> HoldAsync(string[] envelopes);
+    Task<string?> HoldAsync(string[] envelopes);
 
     /// <summary>Ties the user to an account; returns the held envelopes (now to be ingested) and forgets them only on <see cref="ReleasedAsync"/>.</summary>
     [Alias("SetAccountAsync")]
     Task<string[]> SetAccountAsync(string account);
 
-    /// <summary>The held envelopes returned by <see cref="SetAccountAsync"/> are in: forget them.</summary>
+    /// <summary>These held envelopes (as returned by <see cref="SetAccountAsync"/>) are in: forget them.</summary>
     [Alias("ReleasedAsync")]
-    Task ReleasedAsync(int count);
+    Task ReleasedAsync(string[] envelopes);
 }

@@ -4,27 +4,42 @@ namespace CsMetrics.Grains.Accounts;
 
 /// <summary>
 /// See <see cref="ISegmentUserGrain"/>. Held events are stored before the call returns (they were
-/// acknowledged to the SDK), at most <see cref="MaxHeld"/> per user; they are forgotten only after
+/// acknowledged to the SDK), at most <see cref="MaxHeldChars"/> characters per user; they are forgotten only after
 /// the caller confirms it ingested them, so a crash in between ingests them again (and event-id
 /// de-duplication makes that harmless).
 /// </summary>
 public sealed class SegmentUserGrain(
     [PersistentState("segmentuser", StorageNames.Default)] IPersistentState<SegmentUserState> state) : Grain, ISegmentUserGrain
 {
-    public const int MaxHeld = 1000;
+    /// <summary>At most this many characters of events wait per user (well inside one storage entity).</summary>
+    public const int MaxHeldChars = 400_000;
 
     public Task<string?> AccountAsync() => Task.FromResult(state.State.Account);
 
-    public async Task<int> HoldAsync(string[] envelopes)
+    public async Task<string?> HoldAsync(string[] envelopes)
     {
-        var held = state.State.Held;
-        held.AddRange(envelopes);
-        if (held.Count > MaxHeld)
+        if (state.State.Account is { } account)
         {
-            held.RemoveRange(0, held.Count - MaxHeld); // the oldest go first; the response told the caller how many are held
+            return account;
         }
-        await state.WriteStateAsync();
-        return held.Count;
+        var held = state.State.Held;
+        var size = held.Sum(e => e.Length) + envelopes.Sum(e => e.Length);
+        if (size > MaxHeldChars)
+        {
+            throw new InvalidOperationException(
+                $"held: user {this.GetPrimaryKeyString()} already has {held.Sum(e => e.Length)} characters of events waiting for an account (at most {MaxHeldChars}); send a group call naming the account");
+        }
+        held.AddRange(envelopes);
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            held.RemoveRange(held.Count - envelopes.Length, envelopes.Length); // not kept: the caller answers an error
+            throw;
+        }
+        return null;
     }
 
     public async Task<string[]> SetAccountAsync(string account)
@@ -37,11 +52,11 @@ public sealed class SegmentUserGrain(
         return [.. state.State.Held];
     }
 
-    public async Task ReleasedAsync(int count)
+    public async Task ReleasedAsync(string[] envelopes)
     {
-        if (count > 0)
+        var done = envelopes.ToHashSet(StringComparer.Ordinal);
+        if (state.State.Held.RemoveAll(done.Contains) > 0)
         {
-            state.State.Held.RemoveRange(0, Math.Min(count, state.State.Held.Count));
             await state.WriteStateAsync();
         }
     }

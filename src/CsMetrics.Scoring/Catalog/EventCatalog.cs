@@ -64,6 +64,11 @@ public sealed partial class EventCatalog
     public EventCatalog With(EventTypeSchema schema, out string? error)
     {
         error = null;
+        if (new EventCatalog { Version = Version, Types = [schema] }.Validate() is { Count: > 0 } own)
+        {
+            error = string.Join("; ", own);
+            return this;
+        }
         var existing = Find(schema.Type, schema.Version);
         var latest = Find(schema.Type);
         if (existing is null && latest is not null && schema.Version < latest.Version)
@@ -114,6 +119,27 @@ public sealed partial class EventCatalog
                 return $"properties.{name}: adding a required property";
             }
         }
+        // Narrowing what a property accepts refuses events that passed before.
+        foreach (var (name, p) in current.Properties)
+        {
+            if (!next.Properties.TryGetValue(name, out var n))
+            {
+                continue; // an optional property dropped: its values are ignored from now on, nothing is refused
+            }
+            if (n.Type != p.Type)
+            {
+                return $"properties.{name}: retyping a property from {p.Type} to {n.Type}";
+            }
+            if (p.Values is { } values && n.Values is { } allowed && values.Except(allowed).Any())
+            {
+                return $"properties.{name}: removing allowed values";
+            }
+            if ((n.Min ?? double.MinValue) > (p.Min ?? double.MinValue) || (n.Max ?? double.MaxValue) < (p.Max ?? double.MaxValue)
+                || (n.MaxLength ?? int.MaxValue) < (p.MaxLength ?? int.MaxValue))
+            {
+                return $"properties.{name}: narrowing its allowed range or length";
+            }
+        }
         return null;
     }
 
@@ -124,6 +150,11 @@ public sealed partial class EventCatalog
         {
             var t = Types[i];
             var path = $"types[{i}]";
+            if (t.Family is null || t.Properties is null)
+            {
+                errors.Add($"{path}: expected a type with a family and properties");
+                continue;
+            }
             if (t.Type is null || !TypeName().IsMatch(t.Type))
             {
                 errors.Add($"{path}.type: expected a lower-case name of letters, digits and '_' (at most 64), got \"{t.Type}\"");
@@ -139,6 +170,11 @@ public sealed partial class EventCatalog
             foreach (var (name, p) in t.Properties)
             {
                 var ppath = $"{path}.properties.{name}";
+                if (p is null)
+                {
+                    errors.Add($"{ppath}: expected a property definition, got null");
+                    continue;
+                }
                 if (!PropertySchema.KnownTypes.Contains(p.Type))
                 {
                     errors.Add($"{ppath}.type: expected one of {string.Join(", ", PropertySchema.KnownTypes)}, got \"{p.Type}\"");

@@ -12,7 +12,8 @@ namespace CsMetrics.Server.Ingest;
 
 /// <summary>Who sent a batch, and in what form (for the quarantine and drift detection).</summary>
 /// <param name="Raw">The original text of each event when it is not the envelope itself (a Segment message).</param>
-public sealed record IngestOrigin(string Producer, string Format, IReadOnlyList<string>? Raw = null)
+/// <param name="Replay">From the quarantine: not counted again toward schema drift.</param>
+public sealed record IngestOrigin(string Producer, string Format, IReadOnlyList<string>? Raw = null, bool Replay = false)
 {
     public static IngestOrigin Native(string producer) => new(producer, QuarantinedEvent.Native);
 }
@@ -71,7 +72,10 @@ public sealed class EventIngestor(Catalog.CatalogHolder catalog, DurableLog log,
         var keeping = kept is null ? Task.CompletedTask : quarantine.AddAsync(kept);
         var results = byAccount.Count == 0 ? [] : await log.AppendAndDeliverAsync(byAccount);
         await keeping;
-        drift.Record(origin.Producer, events.Count - rejected.Count, rejected);
+        if (!origin.Replay)
+        {
+            drift.Record(origin.Producer, events.Count - rejected.Count, rejected);
+        }
 
         int accepted = 0, late = 0;
         var changed = new List<ChangedAccount>();

@@ -61,12 +61,20 @@ public static class QuarantineApi
                     var (messages, owners, docs, bad) = Parse(chunk);
                     try
                     {
-                        var outcome = await segment.IngestAsync(messages, [.. owners.Select(o => o.Raw)], null, null, group.Key.Producer);
-                        await store.RemoveAsync([.. owners.Where((_, i) => outcome.Outcomes[i] != Segment.SegmentOutcome.Rejected).Select(o => o.Key)], ct);
+                        // Each message with the time it first arrived, so the clock-skew correction means what it meant then.
+                        var outcome = new Segment.SegmentOutcome[messages.Count];
+                        var dups = 0;
+                        for (var k = 0; k < messages.Count; k++)
+                        {
+                            var one = await segment.IngestAsync([messages[k]], [owners[k].Raw], null, null, group.Key.Producer, owners[k].ReceivedAt, replay: true);
+                            outcome[k] = one.Outcomes[0];
+                            dups += one.Duplicates;
+                        }
+                        await store.RemoveAsync([.. owners.Where((_, i) => outcome[i] != Segment.SegmentOutcome.Rejected).Select(o => o.Key)], ct);
                         replayed += chunk.Length;
-                        accepted += outcome.Count(Segment.SegmentOutcome.Accepted) + outcome.Count(Segment.SegmentOutcome.Held);
-                        duplicates += outcome.Duplicates;
-                        stillRejected += outcome.Count(Segment.SegmentOutcome.Rejected) + bad;
+                        accepted += outcome.Count(o => o is Segment.SegmentOutcome.Accepted or Segment.SegmentOutcome.Held);
+                        duplicates += dups;
+                        stillRejected += outcome.Count(o => o == Segment.SegmentOutcome.Rejected) + bad;
                     }
                     finally
                     {
@@ -78,7 +86,7 @@ public static class QuarantineApi
                 try
                 {
                     var result = await ingestor.IngestAsync([.. envelopes.Select(e => e.Envelope)],
-                        new IngestOrigin(group.Key.Producer, group.Key.Format, [.. envelopes.Select(e => e.Entry.Raw)]));
+                        new IngestOrigin(group.Key.Producer, group.Key.Format, [.. envelopes.Select(e => e.Entry.Raw)], Replay: true));
                     var failed = result.Rejected.Select(r => r.Index).ToHashSet();
                     // In now (accepted, or already in from an earlier attempt): out of the quarantine.
                     var done = envelopes.Where((_, i) => !failed.Contains(i)).Select(e => e.Entry.Key).ToList();

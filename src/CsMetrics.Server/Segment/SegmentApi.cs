@@ -32,7 +32,8 @@ public static class SegmentApi
         var (body, error) = await ReadAsync(context.Request, limit);
         if (error is not null)
         {
-            return Fail(error);
+            // Over the limit is a 413 stating it (the SDKs retry neither 400 nor 413).
+            return Fail(error, error.StartsWith("body: at most", StringComparison.Ordinal) ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest);
         }
         if (!System.Text.Unicode.Utf8.IsValid(body))
         {
@@ -127,8 +128,8 @@ public static class SegmentApi
         return inner.Length == 0 ? $$"""{"type":"{{type}}"}""" : $$"""{"type":"{{type}}",{{inner}}}""";
     }
 
-    private static IResult Fail(string message) =>
-        TypedResults.Json(new SegmentResponse(false, message, 0, 0, 0, 0, 0), Json.ApiJsonContext.Default.SegmentResponse, statusCode: StatusCodes.Status400BadRequest);
+    private static IResult Fail(string message, int status = StatusCodes.Status400BadRequest) =>
+        TypedResults.Json(new SegmentResponse(false, message, 0, 0, 0, 0, 0), Json.ApiJsonContext.Default.SegmentResponse, statusCode: status);
 }
 
 /// <summary>Segment's answer (<c>success</c>), plus what became of the messages.</summary>

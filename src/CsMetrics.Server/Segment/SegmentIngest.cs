@@ -60,7 +60,11 @@ public sealed class SegmentIngest(
     public const int MaxBatchBytes = 500 * 1024;
 
     private const int MaxCachedUsers = 1_000_000;
-    private readonly ConcurrentDictionary<string, string> _accountOfUser = new(StringComparer.Ordinal);
+
+    /// <summary>How long this node trusts what it learned of a user's account (another node may see the user re-grouped).</summary>
+    private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
+
+    private readonly ConcurrentDictionary<string, (string Account, DateTimeOffset Until)> _accountOfUser = new(StringComparer.Ordinal);
 
     public sealed record Result(SegmentOutcome[] Outcomes, int Duplicates)
     {
@@ -69,16 +73,33 @@ public sealed class SegmentIngest(
 
     private sealed record Pending(int Index, JsonObject Envelope);
 
-    public async Task<Result> IngestAsync(IReadOnlyList<JsonElement> messages, IReadOnlyList<string> raws, string? routeType, DateTimeOffset? batchSentAt, string producer)
+    /// <param name="receivedAt">When the messages arrived: now, or for a replay from the quarantine, when they first came (for the clock-skew correction).</param>
+    /// <param name="replay">From the quarantine: not counted again toward schema drift.</param>
+    public async Task<Result> IngestAsync(IReadOnlyList<JsonElement> messages, IReadOnlyList<string> raws, string? routeType, DateTimeOffset? batchSentAt, string producer,
+        DateTimeOffset? receivedAt = null, bool replay = false)
     {
-        var now = time.GetUtcNow();
+        var now = receivedAt ?? time.GetUtcNow();
         var outcomes = new SegmentOutcome[messages.Count];
         var ready = new List<Pending>();
         var held = new Dictionary<string, List<Pending>>(StringComparer.Ordinal);
         var errors = new List<(int Index, string? Id, string Reason)>();
-        var released = new List<(string User, int Count, string[] Envelopes, string Account)>();
+        var released = new List<(string User, string[] Envelopes, string Account)>();
+        var tied = new Dictionary<string, string>(StringComparer.Ordinal);
 
         for (var i = 0; i < messages.Count; i++)
+        {
+            try
+            {
+                await MapAsync(i);
+            }
+            catch (InvalidOperationException)
+            {
+                // System.Text.Json refuses to decode strings such as a lone "\uD800" escape.
+                errors.Add((i, null, "message: a string in this message is not valid Unicode text (e.g. an unpaired \\uD800 escape)"));
+            }
+        }
+
+        async Task MapAsync(int i)
         {
             var m = messages[i];
             var raw = raws[i];
@@ -86,25 +107,25 @@ public sealed class SegmentIngest(
             if (Encoding.UTF8.GetByteCount(raw) > MaxMessageBytes)
             {
                 errors.Add((i, null, $"message: at most {MaxMessageBytes} bytes per event (Segment's limit), got {Encoding.UTF8.GetByteCount(raw)}"));
-                continue;
+                return;
             }
             if (m.ValueKind != JsonValueKind.Object)
             {
                 errors.Add((i, null, $"message: expected a Segment message object, got {m.ValueKind.ToString().ToLowerInvariant()}"));
-                continue;
+                return;
             }
             var type = routeType ?? Str(m, "type");
             var id = Str(m, "messageId");
             if (id is null)
             {
                 errors.Add((i, null, "messageId: expected a non-empty string (it is the event id that makes retries safe), got " + Show(m, "messageId")));
-                continue;
+                return;
             }
             var userKey = UserKey(m);
             if (!Timestamp(m, batchSentAt, now, out var at, out error))
             {
                 errors.Add((i, id, error!));
-                continue;
+                return;
             }
             switch (type)
             {
@@ -114,9 +135,9 @@ public sealed class SegmentIngest(
                     if (account is null)
                     {
                         errors.Add((i, id, "groupId: expected the account id (a non-empty string), got " + Show(m, "groupId")));
-                        continue;
+                        return;
                     }
-                    await TieAsync(userKey, account, released);
+                    await TieAllAsync(m, account, released, tied);
                     var traits = Traits(m, "traits");
                     if (traits.Count > 0)
                     {
@@ -134,7 +155,7 @@ public sealed class SegmentIngest(
                     if (m.TryGetProperty("traits", out var t) && t.ValueKind == JsonValueKind.Object
                         && (Str(t, "groupId") ?? Str(t, "accountId") ?? (t.TryGetProperty("company", out var c) && c.ValueKind == JsonValueKind.Object ? Str(c, "id") : null)) is { } account)
                     {
-                        await TieAsync(userKey, account, released);
+                        await TieAllAsync(m, account, released, tied);
                     }
                     outcomes[i] = SegmentOutcome.Ignored;
                     break;
@@ -149,12 +170,12 @@ public sealed class SegmentIngest(
                         if (name is null)
                         {
                             errors.Add((i, id, "event: expected the track event's name, got " + Show(m, "event")));
-                            continue;
+                            return;
                         }
                         if (CatalogTypeOf(name) is not { } mapped)
                         {
                             errors.Add((i, id, $"event: \"{name}\" maps to no catalog type (map it in CsMetrics:Segment:EventTypes, or add a type \"{SnakeCase(name)}\" to the catalog)"));
-                            continue;
+                            return;
                         }
                         catalogType = mapped;
                         properties = Properties(m);
@@ -190,16 +211,37 @@ public sealed class SegmentIngest(
         // the events a group call released, then the quarantine for what was refused.
         foreach (var (user, pending) in held)
         {
-            await grains.GetGrain<ISegmentUserGrain>(user).HoldAsync([.. pending.Select(p => p.Envelope.ToJsonString())]);
+            // Tied later in this same batch, or meanwhile by another request: in now, not held.
+            var account = tied.GetValueOrDefault(user);
+            if (account is null)
+            {
+                try
+                {
+                    account = await grains.GetGrain<ISegmentUserGrain>(user).HoldAsync([.. pending.Select(p => p.Envelope.ToJsonString())]);
+                }
+                catch (InvalidOperationException e)
+                {
+                    errors.AddRange(pending.Select(p => (p.Index, (string?)(string?)p.Envelope["id"], e.Message)));
+                    continue;
+                }
+            }
             foreach (var p in pending)
             {
-                outcomes[p.Index] = SegmentOutcome.Held;
+                if (account is null)
+                {
+                    outcomes[p.Index] = SegmentOutcome.Held;
+                }
+                else
+                {
+                    p.Envelope["account"] = account;
+                    ready.Add(p);
+                }
             }
         }
         var duplicates = 0;
         if (ready.Count > 0)
         {
-            var response = await IngestEnvelopesAsync([.. ready.Select(p => p.Envelope)], [.. ready.Select(p => raws[p.Index])], QuarantinedEvent.Segment, producer);
+            var response = await IngestEnvelopesAsync([.. ready.Select(p => p.Envelope)], [.. ready.Select(p => raws[p.Index])], QuarantinedEvent.Segment, producer, replay);
             duplicates += response.Duplicates;
             var rejected = response.Rejected.Select(r => r.Index).ToHashSet();
             for (var k = 0; k < ready.Count; k++)
@@ -207,21 +249,24 @@ public sealed class SegmentIngest(
                 outcomes[ready[k].Index] = rejected.Contains(k) ? SegmentOutcome.Rejected : SegmentOutcome.Accepted;
             }
         }
-        foreach (var (user, count, envelopes, account) in released)
+        foreach (var (user, envelopes, account) in released)
         {
             var objects = envelopes.Select(e => JsonNode.Parse(e)!.AsObject()).ToList();
             foreach (var o in objects)
             {
                 o["account"] = account;
             }
-            await IngestEnvelopesAsync(objects, [.. objects.Select(o => o.ToJsonString())], QuarantinedEvent.Native, producer);
-            await grains.GetGrain<ISegmentUserGrain>(user).ReleasedAsync(count);
+            await IngestEnvelopesAsync(objects, [.. objects.Select(o => o.ToJsonString())], QuarantinedEvent.Native, producer, replay);
+            await grains.GetGrain<ISegmentUserGrain>(user).ReleasedAsync(envelopes);
         }
         if (errors.Count > 0)
         {
             await quarantine.AddAsync([.. errors.Select(e => new QuarantinedEvent(
                 EventIngestor.KeyOf(producer, Cut(raws[e.Index])), e.Id, producer, "segment", QuarantinedEvent.Segment, e.Reason, now, Cut(raws[e.Index])))]);
-            drift.Record(producer, 0, [.. errors.Select(e => new RejectedEvent(e.Index, e.Id, e.Reason))]);
+            if (!replay)
+            {
+                drift.Record(producer, 0, [.. errors.Select(e => new RejectedEvent(e.Index, e.Id, e.Reason))]);
+            }
             foreach (var e in errors)
             {
                 outcomes[e.Index] = SegmentOutcome.Rejected;
@@ -230,42 +275,49 @@ public sealed class SegmentIngest(
         return new Result(outcomes, duplicates);
     }
 
-    private async Task<IngestResponse> IngestEnvelopesAsync(List<JsonObject> envelopes, string[] raws, string format, string producer)
+    private async Task<IngestResponse> IngestEnvelopesAsync(List<JsonObject> envelopes, string[] raws, string format, string producer, bool replay)
     {
-        using var document = JsonDocument.Parse(new JsonArray([.. envelopes]).ToJsonString());
+        using var document = JsonDocument.Parse(new JsonArray([.. envelopes.Select(e => e.DeepClone())]).ToJsonString());
         var elements = document.RootElement.EnumerateArray().ToList();
-        return await ingestor.IngestAsync(elements, new IngestOrigin(producer, format, raws));
+        return await ingestor.IngestAsync(elements, new IngestOrigin(producer, format, raws, replay));
     }
 
-    /// <summary>Remembers the user's account, and takes the events held for the user to ingest now.</summary>
-    private async Task TieAsync(string? userKey, string account, List<(string, int, string[], string)> released)
+    /// <summary>
+    /// Ties the message's user to the account, by <c>userId</c> and by <c>anonymousId</c> both (events
+    /// sent before login are held under the anonymous id), and takes the events held for either.
+    /// </summary>
+    private async Task TieAllAsync(JsonElement m, string account, List<(string, string[], string)> released, Dictionary<string, string> tied)
     {
-        if (userKey is null)
+        foreach (var userKey in new[] { Str(m, "userId"), Str(m, "anonymousId") is { } anon ? "anon:" + anon : null, Str(m, "previousId") })
         {
-            return;
-        }
-        if (_accountOfUser.Count > MaxCachedUsers)
-        {
-            _accountOfUser.Clear();
-        }
-        _accountOfUser[userKey] = account;
-        var envelopes = await grains.GetGrain<ISegmentUserGrain>(userKey).SetAccountAsync(account);
-        if (envelopes.Length > 0)
-        {
-            released.Add((userKey, envelopes.Length, envelopes, account));
+            if (userKey is null)
+            {
+                continue;
+            }
+            if (_accountOfUser.Count > MaxCachedUsers)
+            {
+                _accountOfUser.Clear();
+            }
+            _accountOfUser[userKey] = (account, time.GetUtcNow() + CacheFor);
+            tied[userKey] = account;
+            var envelopes = await grains.GetGrain<ISegmentUserGrain>(userKey).SetAccountAsync(account);
+            if (envelopes.Length > 0)
+            {
+                released.Add((userKey, envelopes, account));
+            }
         }
     }
 
     private async Task<string?> KnownAccountAsync(string userKey)
     {
-        if (_accountOfUser.TryGetValue(userKey, out var account))
+        if (_accountOfUser.TryGetValue(userKey, out var known) && known.Until > time.GetUtcNow())
         {
-            return account;
+            return known.Account;
         }
-        account = await grains.GetGrain<ISegmentUserGrain>(userKey).AccountAsync();
+        var account = await grains.GetGrain<ISegmentUserGrain>(userKey).AccountAsync();
         if (account is not null)
         {
-            _accountOfUser[userKey] = account;
+            _accountOfUser[userKey] = (account, time.GetUtcNow() + CacheFor);
         }
         return account;
     }

@@ -31,6 +31,15 @@ public class SchemaRegistryTests
     [InlineData("""
         "format": {"type": "enum", "required": true, "values": ["pdf", "csv"]}, "pages": {"type": "integer", "required": true}
         """, "properties.pages: adding a required property")]
+    [InlineData("""
+        "format": {"type": "enum", "required": true, "values": ["pdf"]}, "pages": {"type": "integer", "required": false}
+        """, "properties.format: removing allowed values")]
+    [InlineData("""
+        "format": {"type": "enum", "required": true, "values": ["pdf", "csv"]}, "pages": {"type": "integer", "required": false, "max": 100}
+        """, "properties.pages: narrowing its allowed range or length")]
+    [InlineData("""
+        "format": {"type": "enum", "required": true, "values": ["pdf", "csv"]}, "pages": {"type": "string", "required": false}
+        """, "properties.pages: retyping a property from integer to string")]
     public void ABreakingChangeToAnExistingVersion_IsRefused_NamingTheNextVersion(string properties, string reason)
     {
         var same = WithV1.With(Schema(1, properties), out var error);

@@ -102,6 +102,26 @@ public class SegmentApiTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task AnAnonymousVisitorsTrack_FollowedInTheSameBatchByAGroupCall_IsApplied_NotLeftHeld()
+    {
+        var account = NewAccount("seg-anon");
+        var anonymous = $"anon-{Guid.NewGuid():N}";
+        var batch = new JsonObject
+        {
+            ["batch"] = new JsonArray(
+                new JsonObject { ["type"] = "track", ["messageId"] = $"t-{anonymous}", ["anonymousId"] = anonymous, ["event"] = "Login" },
+                new JsonObject { ["type"] = "group", ["messageId"] = $"g-{anonymous}", ["userId"] = $"u-{anonymous}", ["anonymousId"] = anonymous, ["groupId"] = account }),
+        };
+        var (_, body) = await SendAsync("/v1/batch", batch.ToJsonString());
+        Assert.Equal((1, 0), ((int)body!["accepted"]!, (int)body["held"]!));
+        Assert.Equal(1, (int)(await AccountAsync(account))!["eventCount"]!);
+
+        // The same visitor, now known by its user id: straight to the account.
+        var (_, later) = await SendAsync("/v1/track", new JsonObject { ["messageId"] = $"t2-{anonymous}", ["userId"] = $"u-{anonymous}", ["event"] = "Login" }.ToJsonString());
+        Assert.Equal(1, (int)later!["accepted"]!);
+    }
+
+    [Fact]
     public async Task BadMessages_AreQuarantinedWithTheirReason_WhileTheBatchSucceeds()
     {
         var marker = Guid.NewGuid().ToString("N");
@@ -144,17 +164,17 @@ public class SegmentApiTests(ServerFixture server)
     {
         var big = new JsonObject { ["batch"] = new JsonArray([.. Enumerable.Range(0, 30).Select(_ => (JsonNode)new JsonObject { ["pad"] = new string('x', 20_000) })]) };
         var (status, body) = await SendAsync("/v1/batch", big.ToJsonString());
-        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
         Assert.False((bool)body!["success"]!);
         Assert.Equal("body: at most 512000 bytes per batch (Segment's limit)", (string?)body["message"]);
 
         var (tooBigMessage, messageBody) = await SendAsync("/v1/track", new JsonObject { ["pad"] = new string('x', 40_000) }.ToJsonString());
-        Assert.Equal(HttpStatusCode.BadRequest, tooBigMessage);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBigMessage);
         Assert.Equal("body: at most 32768 bytes per message (Segment's limit)", (string?)messageBody!["message"]);
 
         // A gzip bomb stops at the limit, not at the end of the bomb.
         var (bomb, bombBody) = await SendAsync("/v1/batch", "{\"batch\":[" + new string(' ', 50_000_000) + "]}", gzip: true);
-        Assert.Equal(HttpStatusCode.BadRequest, bomb);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, bomb);
         Assert.Equal("body: at most 512000 bytes per batch (Segment's limit) once decompressed", (string?)bombBody!["message"]);
 
         var (notJson, notJsonBody) = await SendAsync("/v1/batch", "{\"batch\": [");
