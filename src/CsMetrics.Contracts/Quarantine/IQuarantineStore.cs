@@ -40,7 +40,8 @@ public interface IQuarantineStore
     /// <summary>Every quarantined event (oldest first), optionally only one producer's.</summary>
     Task<List<QuarantinedEvent>> ListAsync(string? producer, CancellationToken cancellationToken = default);
 
-    Task RemoveAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default);
+    /// <summary>Forgets these entries (each found by its producer and key).</summary>
+    Task RemoveAsync(IReadOnlyList<QuarantinedEvent> events, CancellationToken cancellationToken = default);
 }
 
 [JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]

@@ -28,13 +28,13 @@ public sealed class MemoryQuarantineStore : IQuarantineStore
         }
     }
 
-    public Task RemoveAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    public Task RemoveAsync(IReadOnlyList<QuarantinedEvent> events, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            foreach (var key in keys)
+            foreach (var e in events)
             {
-                _events.Remove(key);
+                _events.Remove(e.Key);
             }
         }
         return Task.CompletedTask;

@@ -70,7 +70,7 @@ public static class QuarantineApi
                             outcome[k] = one.Outcomes[0];
                             dups += one.Duplicates;
                         }
-                        await store.RemoveAsync([.. owners.Where((_, i) => outcome[i] != Segment.SegmentOutcome.Rejected).Select(o => o.Key)], ct);
+                        await store.RemoveAsync([.. owners.Where((_, i) => outcome[i] != Segment.SegmentOutcome.Rejected)], ct);
                         replayed += chunk.Length;
                         accepted += outcome.Count(o => o is Segment.SegmentOutcome.Accepted or Segment.SegmentOutcome.Held);
                         duplicates += dups;
@@ -89,7 +89,7 @@ public static class QuarantineApi
                         new IngestOrigin(group.Key.Producer, group.Key.Format, [.. envelopes.Select(e => e.Entry.Raw)], Replay: true));
                     var failed = result.Rejected.Select(r => r.Index).ToHashSet();
                     // In now (accepted, or already in from an earlier attempt): out of the quarantine.
-                    var done = envelopes.Where((_, i) => !failed.Contains(i)).Select(e => e.Entry.Key).ToList();
+                    var done = envelopes.Where((_, i) => !failed.Contains(i)).Select(e => e.Entry).ToList();
                     await store.RemoveAsync(done, ct);
                     replayed += chunk.Length;
                     accepted += result.Accepted;

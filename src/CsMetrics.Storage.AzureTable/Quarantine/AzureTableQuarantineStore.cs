@@ -74,22 +74,32 @@ public sealed class AzureTableQuarantineStore : IQuarantineStore
         return result;
     }
 
-    public async Task RemoveAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    public async Task RemoveAsync(IReadOnlyList<QuarantinedEvent> events, CancellationToken cancellationToken = default)
     {
         await EnsureTableAsync(cancellationToken);
-        // Keys are unique across producers (the producer is part of the hash), so find each one's partition.
-        var wanted = keys.ToHashSet(StringComparer.Ordinal);
-        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {_prefix} and PartitionKey lt {_prefix + "~"}");
-        await foreach (var e in _table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
+        foreach (var partition in events.GroupBy(e => Partition(e.Producer)))
         {
-            if (wanted.Contains(e.RowKey))
+            foreach (var chunk in partition.DistinctBy(e => e.Key).Chunk(100))
             {
                 try
                 {
-                    await _table.DeleteEntityAsync(e.PartitionKey, e.RowKey, ETag.All, cancellationToken);
+                    await _table.SubmitTransactionAsync(
+                        [.. chunk.Select(e => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition.Key, e.Key), ETag.All))],
+                        cancellationToken);
                 }
-                catch (RequestFailedException gone) when (gone.Status == 404)
+                catch (TableTransactionFailedException)
                 {
+                    // One was gone already (a replay on another node): delete the rest one by one.
+                    foreach (var e in chunk)
+                    {
+                        try
+                        {
+                            await _table.DeleteEntityAsync(partition.Key, e.Key, ETag.All, cancellationToken);
+                        }
+                        catch (RequestFailedException gone) when (gone.Status == 404)
+                        {
+                        }
+                    }
                 }
             }
         }
