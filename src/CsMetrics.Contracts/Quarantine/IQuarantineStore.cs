@@ -37,8 +37,8 @@ public interface IQuarantineStore
     /// <summary>Keeps them (the same key again replaces); returns when durable.</summary>
     Task AddAsync(IReadOnlyList<QuarantinedEvent> events, CancellationToken cancellationToken = default);
 
-    /// <summary>Every quarantined event (oldest first), optionally only one producer's.</summary>
-    Task<List<QuarantinedEvent>> ListAsync(string? producer, CancellationToken cancellationToken = default);
+    /// <summary>Quarantined events (oldest first), optionally only one producer's; at most <paramref name="max"/> of them are read.</summary>
+    Task<List<QuarantinedEvent>> ListAsync(string? producer, int max = int.MaxValue, CancellationToken cancellationToken = default);
 
     /// <summary>Forgets these entries (each found by its producer and key).</summary>
     Task RemoveAsync(IReadOnlyList<QuarantinedEvent> events, CancellationToken cancellationToken = default);

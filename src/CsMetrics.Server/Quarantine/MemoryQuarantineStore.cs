@@ -20,11 +20,11 @@ public sealed class MemoryQuarantineStore : IQuarantineStore
         return Task.CompletedTask;
     }
 
-    public Task<List<QuarantinedEvent>> ListAsync(string? producer, CancellationToken cancellationToken = default)
+    public Task<List<QuarantinedEvent>> ListAsync(string? producer, int max = int.MaxValue, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            return Task.FromResult(_events.Values.Where(e => producer is null || e.Producer == producer).OrderBy(e => e.ReceivedAt).ToList());
+            return Task.FromResult(_events.Values.Where(e => producer is null || e.Producer == producer).OrderBy(e => e.ReceivedAt).Take(max).ToList());
         }
     }
 

@@ -16,6 +16,9 @@ public static class QuarantineApi
 {
     private const int ReplayChunk = 1000;
 
+    /// <summary>A listing or a replay reads at most this many entries (a replay can be repeated for the rest).</summary>
+    public const int MaxScanned = 100_000;
+
     public static IEndpointRouteBuilder MapQuarantineApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1/quarantine");
@@ -34,10 +37,12 @@ public static class QuarantineApi
         {
             return AlertsApi.Bad("Bad limit", $"limit: expected 1 to 1000, got {take}");
         }
-        var all = (await store.ListAsync(Empty(producer), ct))
+        var scanned = await store.ListAsync(Empty(producer), MaxScanned, ct);
+        var all = scanned
             .Where(e => reason is null || e.ReasonKey.StartsWith(reason, StringComparison.Ordinal))
             .ToList();
         return TypedResults.Ok(new QuarantineResponse(
+            scanned.Count >= MaxScanned,
             all.Count,
             all.Count(e => e.Reason.StartsWith(EventIngestor.LatePrefix, StringComparison.Ordinal)),
             all.GroupBy(e => e.ReasonKey).OrderByDescending(g => g.Count()).ToDictionary(g => g.Key, g => g.Count()),
@@ -47,7 +52,7 @@ public static class QuarantineApi
 
     private static async Task<IResult> ReplayAsync(IQuarantineStore store, EventIngestor ingestor, Segment.SegmentIngest segment, string? producer, string? reason, CancellationToken ct)
     {
-        var candidates = (await store.ListAsync(Empty(producer), ct))
+        var candidates = (await store.ListAsync(Empty(producer), MaxScanned, ct))
             .Where(e => !e.Reason.StartsWith(EventIngestor.LatePrefix, StringComparison.Ordinal))
             .Where(e => reason is null || e.ReasonKey.StartsWith(reason, StringComparison.Ordinal))
             .ToList();
@@ -165,7 +170,9 @@ public static class QuarantineApi
     private static string? Empty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }
 
+/// <param name="Partial">More than <see cref="QuarantineApi.MaxScanned"/> entries are kept: the counts cover the first ones read.</param>
 public sealed record QuarantineResponse(
+    bool Partial,
     int Total,
     int Late,
     Dictionary<string, int> ByReason,

@@ -58,7 +58,7 @@ public sealed class AzureTableQuarantineStore : IQuarantineStore
         }
     }
 
-    public async Task<List<QuarantinedEvent>> ListAsync(string? producer, CancellationToken cancellationToken = default)
+    public async Task<List<QuarantinedEvent>> ListAsync(string? producer, int max = int.MaxValue, CancellationToken cancellationToken = default)
     {
         await EnsureTableAsync(cancellationToken);
         var filter = producer is null
@@ -69,6 +69,10 @@ public sealed class AzureTableQuarantineStore : IQuarantineStore
         {
             result.Add(new QuarantinedEvent(e.RowKey, e.GetString("EventId"), e.GetString("Producer") ?? "", e.GetString("Source"),
                 e.GetString("Format") ?? QuarantinedEvent.Native, e.GetString("Reason") ?? "", e.GetDateTimeOffset("ReceivedAt") ?? default, e.GetString("Raw") ?? ""));
+            if (result.Count >= max)
+            {
+                break;
+            }
         }
         result.Sort((a, b) => a.ReceivedAt.CompareTo(b.ReceivedAt));
         return result;

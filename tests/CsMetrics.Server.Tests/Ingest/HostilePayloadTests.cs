@@ -121,7 +121,7 @@ public class HostilePayloadTests(CampaignFixture node) : IClassFixture<CampaignF
 
         var (health, _) = await Envelopes.GetAsync(node.Http, "/healthz");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
-        var kept = (await node.Services.GetRequiredService<IQuarantineStore>().ListAsync(null, ct)).Select(e => e.Key).ToHashSet();
+        var kept = (await node.Services.GetRequiredService<IQuarantineStore>().ListAsync(null, cancellationToken: ct)).Select(e => e.Key).ToHashSet();
         var missing = expectedKeys.Distinct().Where(k => !kept.Contains(k)).ToList();
         Assert.True(missing.Count == 0, $"{missing.Count} rejected events are not in the quarantine");
         Assert.NotEmpty(expectedKeys);
