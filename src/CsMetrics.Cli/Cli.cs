@@ -1,0 +1,278 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CsMetrics.Simulator;
+
+namespace CsMetrics.Cli;
+
+/// <summary>
+/// <c>csmetrics</c>: <c>send</c> NDJSON (a file or stdin) to a node in batches, retried and
+/// resumable; <c>account</c> shows one account; <c>simulate</c> sends a seeded population's history
+/// and days and writes the ground truth. Exit codes a script can rely on: see <see cref="ExitCodes"/>.
+/// </summary>
+public static class Cli
+{
+    public static Task<int> Main(string[] args) => RunAsync(args, Console.In, Console.Out, Console.Error);
+
+    public static async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        var url = new Option<string>("--url") { Description = "the node's base address", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CSMETRICS_URL") ?? "http://127.0.0.1:5000" };
+        var key = new Option<string?>("--key") { Description = "an API key (default: $CSMETRICS_KEY)", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CSMETRICS_KEY") };
+
+        var file = new Argument<string>("file") { Description = "an NDJSON file of event envelopes, or - for stdin", DefaultValueFactory = _ => "-" };
+        var batch = new Option<int>("--batch") { Description = "events per request (1 to 5000)", DefaultValueFactory = _ => 500 };
+        var resume = new Option<string?>("--resume") { Description = "a file that records how many lines were sent; a rerun continues after them" };
+        var send = new Command("send", "send or replay NDJSON events (batched, retried, resumable); prints accepted / duplicate / rejected") { file, batch, resume, url, key };
+        send.SetAction((parse, ct) => SendAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(file)!, parse.GetValue(batch), parse.GetValue(resume), stdin, stdout, stderr, ct));
+        var replay = new Command("replay", "the same as send, for a file of events sent before (ids make it idempotent)") { file, batch, resume, url, key };
+        replay.SetAction((parse, ct) => SendAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(file)!, parse.GetValue(batch), parse.GetValue(resume), stdin, stdout, stderr, ct));
+
+        var id = new Argument<string>("id") { Description = "the account id" };
+        var account = new Command("account", "show one account's score, components and changes as JSON") { id, url, key };
+        account.SetAction((parse, ct) => AccountAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(id)!, stdout, stderr, ct));
+
+        var accounts = new Option<int>("--accounts") { DefaultValueFactory = _ => 200 };
+        var days = new Option<int>("--days") { DefaultValueFactory = _ => 30 };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var truth = new Option<string>("--truth") { Description = "where to write the ground truth (CSV)", DefaultValueFactory = _ => "simulation-truth.csv" };
+        var simulate = new Command("simulate", "send a seeded population's last month and then its days (20 % churning, 10 % expanding) and write the ground truth") { accounts, days, seed, truth, url, key };
+        simulate.SetAction((parse, ct) => SimulateAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(accounts), parse.GetValue(days), parse.GetValue(seed), parse.GetValue(truth)!, stdout, stderr, ct));
+
+        var root = new RootCommand("csmetrics: send events to CsMetrics, look at accounts, simulate a population") { send, replay, account, simulate };
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                await stderr.WriteLineAsync(error.Message);
+            }
+            return ExitCodes.Usage;
+        }
+        return await parsed.InvokeAsync();
+    }
+
+    private static HttpClient Client(string url, string? key)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+        if (!string.IsNullOrEmpty(key))
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        return http;
+    }
+
+    private static async Task<int> SendAsync(string url, string? key, string file, int batchSize, string? resumeFile, TextReader stdin, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (batchSize is < 1 or > 5000)
+        {
+            await stderr.WriteLineAsync($"--batch: expected 1 to 5000, got {batchSize}");
+            return ExitCodes.Usage;
+        }
+        if (file != "-" && !File.Exists(file))
+        {
+            await stderr.WriteLineAsync($"file: {file} does not exist");
+            return ExitCodes.Usage;
+        }
+        var skip = resumeFile is not null && File.Exists(resumeFile) && long.TryParse(await File.ReadAllTextAsync(resumeFile, ct), out var done) ? done : 0;
+        using var reader = file == "-" ? null : new StreamReader(file);
+        var input = reader ?? stdin;
+        using var http = Client(url, key);
+        var totals = new Totals();
+        long line = 0;
+        var pending = new List<string>(batchSize);
+        while (await input.ReadLineAsync(ct) is { } text)
+        {
+            line++;
+            if (line <= skip || text.Trim().Length == 0)
+            {
+                continue;
+            }
+            pending.Add(text);
+            if (pending.Count == batchSize)
+            {
+                if (await PostAsync(http, pending, totals, stderr, ct) is { } failure)
+                {
+                    return failure;
+                }
+                await Checkpoint(resumeFile, line, ct);
+                await stderr.WriteAsync($"\rsent {totals.Sent:N0} events: {totals.Accepted:N0} accepted, {totals.Duplicates:N0} duplicate, {totals.Rejected:N0} rejected");
+            }
+        }
+        if (pending.Count > 0 && await PostAsync(http, pending, totals, stderr, ct) is { } last)
+        {
+            return last;
+        }
+        await Checkpoint(resumeFile, line, ct);
+        await stderr.WriteLineAsync();
+        await stdout.WriteLineAsync($"{{\"sent\": {totals.Sent}, \"accepted\": {totals.Accepted}, \"duplicates\": {totals.Duplicates}, \"rejected\": {totals.Rejected}}}");
+        foreach (var reason in totals.Reasons.Take(20))
+        {
+            await stderr.WriteLineAsync($"rejected: {reason}");
+        }
+        return totals.Rejected > 0 ? ExitCodes.SomeRejected : ExitCodes.Ok;
+    }
+
+    private sealed class Totals
+    {
+        public long Sent;
+        public long Accepted;
+        public long Duplicates;
+        public long Rejected;
+        public List<string> Reasons { get; } = [];
+    }
+
+    /// <summary>Posts one batch, retrying 429, 503 and network errors with backoff; null when it went through.</summary>
+    private static async Task<int?> PostAsync(HttpClient http, List<string> lines, Totals totals, TextWriter stderr, CancellationToken ct)
+    {
+        var body = string.Join('\n', lines);
+        var wait = TimeSpan.FromMilliseconds(500);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var content = new StringContent(body, Encoding.UTF8, "application/x-ndjson");
+                using var response = await http.PostAsync(new Uri("/v1/events", UriKind.Relative), content, ct);
+                var text = await response.Content.ReadAsStringAsync(ct);
+                if (response.IsSuccessStatusCode)
+                {
+                    var answer = JsonNode.Parse(text)!;
+                    totals.Sent += lines.Count;
+                    totals.Accepted += (int)answer["accepted"]!;
+                    totals.Duplicates += (int)answer["duplicates"]!;
+                    foreach (var r in answer["rejected"]!.AsArray())
+                    {
+                        totals.Rejected++;
+                        totals.Reasons.Add($"{r!["id"] ?? "(no id)"}: {r["reason"]}");
+                    }
+                    lines.Clear();
+                    return null;
+                }
+                if (response.StatusCode is not (HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable) || attempt >= 8)
+                {
+                    await stderr.WriteLineAsync($"\nthe node refused the batch: {(int)response.StatusCode} {Detail(text)}");
+                    return response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden ? ExitCodes.Refused : ExitCodes.Failed;
+                }
+                if (response.Headers.RetryAfter?.Delta is { } after)
+                {
+                    wait = after;
+                }
+            }
+            catch (HttpRequestException e) when (attempt < 8)
+            {
+                await stderr.WriteLineAsync($"\n{e.Message}; retrying in {wait.TotalSeconds:0.#} s");
+            }
+            catch (HttpRequestException e)
+            {
+                await stderr.WriteLineAsync($"\ncannot reach {http.BaseAddress}: {e.Message}");
+                return ExitCodes.Unreachable;
+            }
+            await Task.Delay(wait, ct);
+            wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+        }
+    }
+
+    private static async Task Checkpoint(string? resumeFile, long line, CancellationToken ct)
+    {
+        if (resumeFile is not null)
+        {
+            await File.WriteAllTextAsync(resumeFile, line.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+        }
+    }
+
+    private static async Task<int> AccountAsync(string url, string? key, string id, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        using var http = Client(url, key);
+        try
+        {
+            using var response = await http.GetAsync(new Uri($"/v1/accounts/{Uri.EscapeDataString(id)}", UriKind.Relative), ct);
+            var text = await response.Content.ReadAsStringAsync(ct);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                await stderr.WriteLineAsync($"account \"{id}\" has no events");
+                return ExitCodes.NotFound;
+            }
+            if (!response.IsSuccessStatusCode)
+            {
+                await stderr.WriteLineAsync($"{(int)response.StatusCode} {Detail(text)}");
+                return response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden ? ExitCodes.Refused : ExitCodes.Failed;
+            }
+            await stdout.WriteLineAsync(JsonNode.Parse(text)!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return ExitCodes.Ok;
+        }
+        catch (HttpRequestException e)
+        {
+            await stderr.WriteLineAsync($"cannot reach {url}: {e.Message}");
+            return ExitCodes.Unreachable;
+        }
+    }
+
+    private static async Task<int> SimulateAsync(string url, string? key, int accounts, int days, int seed, string truth, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (accounts < 1 || days is < 1 or > 365)
+        {
+            await stderr.WriteLineAsync("--accounts: expected at least 1; --days: expected 1 to 365");
+            return ExitCodes.Usage;
+        }
+        var start = TimeProvider.System.GetUtcNow().UtcDateTime.Date.AddDays(-days);
+        var population = new Population(accounts, churnShare: 0.2, expandShare: 0.1, new DateTimeOffset(start, TimeSpan.Zero), seed);
+        await File.WriteAllTextAsync(truth, population.GroundTruthCsv(), ct);
+        using var http = Client(url, key);
+        var totals = new Totals();
+        foreach (var chunk in new[] { population.History() }.Concat(Enumerable.Range(0, days).Select(population.Day)))
+        {
+            foreach (var part in chunk.Chunk(2000))
+            {
+                var lines = part.Select(Envelope).ToList();
+                if (await PostAsync(http, lines, totals, stderr, ct) is { } failure)
+                {
+                    return failure;
+                }
+            }
+        }
+        await stdout.WriteLineAsync($"{{\"accounts\": {accounts}, \"days\": {days}, \"sent\": {totals.Sent}, \"accepted\": {totals.Accepted}, \"rejected\": {totals.Rejected}, \"truth\": \"{truth}\"}}");
+        return totals.Rejected > 0 ? ExitCodes.SomeRejected : ExitCodes.Ok;
+    }
+
+    private static string Envelope(Scoring.Events.HealthEvent e)
+    {
+        var properties = new JsonObject();
+        foreach (var (name, value) in e.Properties)
+        {
+            properties[name] = double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && !value.Contains('-', StringComparison.Ordinal)
+                ? JsonValue.Create(n)
+                : JsonValue.Create(value);
+        }
+        return new JsonObject
+        {
+            ["id"] = e.Id, ["account"] = e.Account, ["type"] = e.Type, ["timestamp"] = e.Timestamp.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            ["user"] = e.User, ["source"] = e.Source, ["properties"] = properties,
+        }.ToJsonString();
+    }
+
+    private static string Detail(string problem)
+    {
+        try
+        {
+            return (string?)JsonNode.Parse(problem)?["detail"] ?? problem;
+        }
+        catch (JsonException)
+        {
+            return problem;
+        }
+    }
+}
+
+/// <summary>What the command's exit code means.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int SomeRejected = 1;
+    public const int Usage = 2;
+    public const int Unreachable = 3;
+    public const int Refused = 4;
+    public const int NotFound = 5;
+    public const int Failed = 6;
+}
