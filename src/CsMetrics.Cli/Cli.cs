@@ -41,7 +41,13 @@ public static class Cli
         var simulate = new Command("simulate", "send a seeded population's last month and then its days (20 % churning, 10 % expanding) and write the ground truth") { accounts, days, seed, truth, url, key };
         simulate.SetAction((parse, ct) => SimulateAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(accounts), parse.GetValue(days), parse.GetValue(seed), parse.GetValue(truth)!, stdout, stderr, ct));
 
-        var root = new RootCommand("csmetrics: send events to CsMetrics, look at accounts, simulate a population") { send, replay, account, simulate };
+        var follow = new Option<bool>("--follow") { Description = "stay connected and print alert changes as they happen (resumes after a dropped connection)" };
+        var count = new Option<int?>("--count") { Description = "with --follow: stop after this many" };
+        var severity = new Option<string?>("--severity") { Description = "critical, warning, informational or opportunity" };
+        var alerts = new Command("alerts", "list current alerts, or follow them live") { follow, count, severity, url, key };
+        alerts.SetAction((parse, ct) => AlertsAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(follow), parse.GetValue(count), parse.GetValue(severity), stdout, stderr, ct));
+
+        var root = new RootCommand("csmetrics: send events to CsMetrics, look at accounts and alerts, simulate a population") { send, replay, account, alerts, simulate };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -200,6 +206,86 @@ public static class Cli
                 return response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden ? ExitCodes.Refused : ExitCodes.Failed;
             }
             await stdout.WriteLineAsync(JsonNode.Parse(text)!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return ExitCodes.Ok;
+        }
+        catch (HttpRequestException e)
+        {
+            await stderr.WriteLineAsync($"cannot reach {url}: {e.Message}");
+            return ExitCodes.Unreachable;
+        }
+    }
+
+    private static async Task<int> AlertsAsync(string url, string? key, bool follow, int? count, string? severity, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        using var http = Client(url, key);
+        http.Timeout = Timeout.InfiniteTimeSpan;
+        try
+        {
+            if (!follow)
+            {
+                using var list = await http.GetAsync(new Uri($"/v1/alerts{(severity is null ? "" : "?severity=" + Uri.EscapeDataString(severity))}", UriKind.Relative), ct);
+                var text = await list.Content.ReadAsStringAsync(ct);
+                if (!list.IsSuccessStatusCode)
+                {
+                    await stderr.WriteLineAsync($"{(int)list.StatusCode} {Detail(text)}");
+                    return list.StatusCode is HttpStatusCode.BadRequest ? ExitCodes.Usage : ExitCodes.Failed;
+                }
+                foreach (var alert in JsonNode.Parse(text)!["alerts"]!.AsArray())
+                {
+                    await stdout.WriteLineAsync(alert!.ToJsonString());
+                }
+                return ExitCodes.Ok;
+            }
+            long? last = null;
+            var printed = 0;
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/v1/alerts/stream", UriKind.Relative));
+                    if (last is { } id)
+                    {
+                        request.Headers.Add("Last-Event-ID", id.ToString(System.Globalization.CultureInfo.InvariantCulture)); // resume: nothing missed
+                    }
+                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+                    response.EnsureSuccessStatusCode();
+                    using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
+                    while (await reader.ReadLineAsync(ct) is { } line)
+                    {
+                        if (line.StartsWith("id: ", StringComparison.Ordinal))
+                        {
+                            last = long.Parse(line[4..], System.Globalization.CultureInfo.InvariantCulture);
+                        }
+                        else if (line.StartsWith("data: ", StringComparison.Ordinal))
+                        {
+                            var alert = JsonNode.Parse(line[6..])!;
+                            if (severity is null || (string?)alert["severity"] == severity)
+                            {
+                                await stdout.WriteLineAsync(alert.ToJsonString());
+                                await stdout.FlushAsync(ct);
+                                if (++printed >= count)
+                                {
+                                    return ExitCodes.Ok;
+                                }
+                            }
+                        }
+                    }
+                }
+                catch (HttpRequestException e) when (!ct.IsCancellationRequested)
+                {
+                    if (last is null)
+                    {
+                        await stderr.WriteLineAsync($"cannot reach {url}: {e.Message}");
+                        return ExitCodes.Unreachable;
+                    }
+                    await stderr.WriteLineAsync($"stream dropped ({e.Message}); reconnecting after change {last}");
+                    await Task.Delay(TimeSpan.FromSeconds(2), ct);
+                }
+            }
+            return ExitCodes.Ok;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
             return ExitCodes.Ok;
         }
         catch (HttpRequestException e)

@@ -69,6 +69,22 @@ public class CliTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task AlertsFollow_PrintsAnAlertAsItHappens()
+    {
+        var account = Envelopes.NewAccount("cli-follow");
+        var stdout = new StringWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var following = CsMetrics.Cli.Cli.RunAsync(["alerts", "--follow", "--count", "1", "--severity", "critical", "--url", server.Http.BaseAddress!.ToString()],
+            new StringReader(""), stdout, new StringWriter());
+        await Task.Delay(500, TestContext.Current.CancellationToken); // connected
+        await Envelopes.PostAsync(server.Http, Envelopes.Array(Events.HealthyMonth(Envelopes.Now.AddDays(-20)), account));
+        await Envelopes.PostAsync(server.Http, Envelopes.Array(Events.ChurningAccount(Envelopes.Now), account));
+        Assert.Equal(ExitCodes.Ok, await following.WaitAsync(stop.Token));
+        var alert = JsonNode.Parse(stdout.ToString().Trim())!;
+        Assert.Equal("critical", (string?)alert["severity"]);
+    }
+
+    [Fact]
     public async Task Simulate_SendsAPopulation_AndWritesTheGroundTruth()
     {
         var truth = Path.Combine(Path.GetTempPath(), $"truth-{Guid.NewGuid():N}.csv");
