@@ -56,3 +56,22 @@ public sealed record ProfileView(
     [property: Id(4)] int? Seats,
     [property: Id(5)] double? Mrr,
     [property: Id(6)] DateTimeOffset? RenewalDate);
+
+/// <summary>GET /v1/accounts/{id}/history: a point a day and every band change with its cause.</summary>
+[GenerateSerializer, Immutable, Alias("csm.HistoryView")]
+public sealed record HistoryView(
+    [property: Id(0)] string Account,
+    [property: Id(1)] DailyPointView[] Daily,
+    [property: Id(2)] BandChangeView[] BandChanges);
+
+[GenerateSerializer, Immutable, Alias("csm.DailyPointView")]
+public sealed record DailyPointView([property: Id(0)] string Date, [property: Id(1)] double Score, [property: Id(2)] string Band);
+
+[GenerateSerializer, Immutable, Alias("csm.BandChangeView")]
+public sealed record BandChangeView(
+    [property: Id(0)] DateTimeOffset At,
+    [property: Id(1)] double? From,
+    [property: Id(2)] double To,
+    [property: Id(3)] string? FromBand,
+    [property: Id(4)] string ToBand,
+    [property: Id(5)] string Cause);

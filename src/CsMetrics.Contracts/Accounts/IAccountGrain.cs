@@ -21,6 +21,10 @@ public interface IAccountGrain : IGrainWithStringKey
     [Alias("GetAsync")]
     Task<AccountView?> GetAsync();
 
+    /// <summary>The account's score history; null if it has no events.</summary>
+    [Alias("HistoryAsync"), Orleans.Concurrency.ReadOnly]
+    Task<HistoryView?> HistoryAsync();
+
     /// <summary>Re-scores the account at the current time with no new event (the silo's re-evaluation schedule calls it), so silence lowers the score.</summary>
     [Alias("ReevaluateAsync")]
     Task ReevaluateAsync();

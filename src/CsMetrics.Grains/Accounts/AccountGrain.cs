@@ -95,6 +95,21 @@ public sealed partial class AccountGrain(
         return AccountViews.ToView(_state, HealthScorer.Score(_state, model, now, explain: true), model, alerts.Where(a => !a.IsClosed));
     }
 
+    public Task<HistoryView?> HistoryAsync()
+    {
+        if (_state.IsEmpty)
+        {
+            DeactivateOnIdle();
+            return Task.FromResult<HistoryView?>(null);
+        }
+        var h = _state.History;
+        var daily = (h.Days ?? []).Select(d => new DailyPointView(
+            DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + d.Day).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+            Math.Round(d.Score, 1), Bands.Name(d.Band))).ToArray();
+        var bands = (h.BandChanges ?? []).Select(b => new BandChangeView(b.At, b.FromScore, b.ToScore, b.From is { } f ? Bands.Name(f) : null, Bands.Name(b.To), b.Cause)).ToArray();
+        return Task.FromResult<HistoryView?>(new HistoryView(_state.Account, daily, bands));
+    }
+
     public async Task<Guid> FlushAsync()
     {
         if (_dirty)

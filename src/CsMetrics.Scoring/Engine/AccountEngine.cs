@@ -79,6 +79,10 @@ public static class AccountEngine
         eval.ScoredAt = now;
         if (before == card.Score && beforeBand == band)
         {
+            if (card.Score is { } same && band is { } sameBand && state.History.Days is { Count: > 0 } days && days[^1].Day != EventApplier.DayNumber(now))
+            {
+                state.History.Record(now, same, sameBand, null); // the first evaluation of a new day
+            }
             // Contributions can only differ below the rounding of the score: keep them current.
             for (var i = 0; i < card.Components.Count; i++)
             {
@@ -112,6 +116,10 @@ public static class AccountEngine
         eval.Band = band;
         var change = new ScoreChange(now, before, card.Score, beforeBand, band, cause, drivers);
         eval.Changes.Add(change);
+        if (card.Score is { } recorded && band is { } recordedBand)
+        {
+            state.History.Record(now, recorded, recordedBand, change);
+        }
         if (eval.Changes.Count > model.Evaluation.MaxChanges)
         {
             eval.Changes.RemoveRange(0, eval.Changes.Count - model.Evaluation.MaxChanges);

@@ -35,6 +35,9 @@ public sealed class AccountState
     /// <summary>The alert state machine's memory (see <see cref="Alerting.AlertMachine"/>).</summary>
     public Alerting.AlertTrackState Alerts { get; set; } = new();
 
+    /// <summary>A point a day and every band change (see <see cref="ScoreHistory"/>).</summary>
+    public ScoreHistory History { get; set; } = new();
+
     public bool IsEmpty => EventCount == 0 && LateEventCount == 0;
 }
 

@@ -12,6 +12,7 @@ namespace CsMetrics.Server.Json;
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(IngestResponse))]
 [JsonSerializable(typeof(AccountView))]
+[JsonSerializable(typeof(HistoryView))]
 [JsonSerializable(typeof(AlertsResponse))]
 [JsonSerializable(typeof(Alert))]
 [JsonSerializable(typeof(WebhookView))]

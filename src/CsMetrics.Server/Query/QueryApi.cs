@@ -12,6 +12,10 @@ public static class QueryApi
     {
         var v1 = app.MapGroup("/v1").RequireScope(Access.Scopes.Read);
         v1.MapGet("/accounts/{id}", GetAccountAsync).WithName("GetAccount");
+        v1.MapGet("/accounts/{id}/history", async (string id, IGrainFactory grains) =>
+            await grains.GetGrain<IAccountGrain>(id).HistoryAsync() is { } history
+                ? Results.Ok(history)
+                : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Account not found", detail: $"account \"{id}\" has no events")).WithName("GetAccountHistory");
         v1.MapGet("/model", (ScoringModel model) => Results.Text(model.ToJson(), "application/json")).WithName("GetModel");
         return app;
     }

@@ -157,6 +157,32 @@ public class AccountGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task History_KeepsAPointADay_AndEveryBandChangeWithItsCause()
+    {
+        var account = NewAccount();
+        var start = fixture.Time.GetUtcNow();
+        await Grain(account).IngestAsync(new EventBatch(For(account, Events.HealthyMonth(start))));
+        fixture.Time.Advance(TimeSpan.FromDays(1));
+        await Grain(account).IngestAsync(new EventBatch(For(account, Events.ChurningAccount(fixture.Time.GetUtcNow()))));
+        fixture.Time.Advance(TimeSpan.FromDays(1));
+        await Grain(account).ReevaluateAsync();
+
+        var history = await Grain(account).HistoryAsync();
+        Assert.NotNull(history);
+        Assert.True(history.Daily.Length >= 3, $"{history.Daily.Length} daily points");
+        var dates = history.Daily.Select(d => DateOnly.Parse(d.Date, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(dates.Order().Distinct(), dates); // one a day, in order
+        Assert.Equal(DateOnly.FromDateTime(fixture.Time.GetUtcNow().UtcDateTime), dates[^1]);
+        var view = await Grain(account).GetAsync();
+        Assert.Equal(view!.Band, history.Daily[^1].Band);
+        var fall = Assert.Single(history.BandChanges, b => b.FromBand == "green");
+        Assert.NotEqual("green", fall.ToBand);
+        Assert.False(string.IsNullOrWhiteSpace(fall.Cause));
+        Assert.Null(history.BandChanges[0].FromBand); // where the account started
+        Assert.Null(await Grain(NewAccount()).HistoryAsync());
+    }
+
+    [Fact]
     public async Task Schedule_HoldsAnAccountWhileItIsActive_AndDropsItOnDeactivation()
     {
         var account = NewAccount();

@@ -18,9 +18,15 @@ public class StateSizeTests
         {
             AccountEngine.Apply(state, [.. day], ScoringModel.Default, day.Max(e => e.Timestamp).AddMinutes(5));
         }
-        var bytes = AccountStateSerializer.Serialize(state).Length;
+        var snapshot = AccountStateSerializer.Serialize(state);
+        var bytes = snapshot.Length;
         TestContext.Current.TestOutputHelper?.WriteLine($"typical account snapshot: {bytes} bytes");
-        Assert.InRange(bytes, 1, 8 * 1024);
+        // About 1 KB of it is the score history (a point a day, the band changes) and the alert memory.
+        Assert.InRange(bytes, 1, 10 * 1024);
+        var restored = AccountStateSerializer.Deserialize(snapshot);
+        Assert.True(state.History.Days!.Count >= 20, $"{state.History.Days.Count} daily points");
+        Assert.Equal(state.History.Days.Select(d => (d.Day, MathF.Round(d.Score, 1), d.Band)), restored.History.Days!.Select(d => (d.Day, d.Score, d.Band)));
+        Assert.Equal(state.History.BandChanges, restored.History.BandChanges);
     }
 
     [Fact]

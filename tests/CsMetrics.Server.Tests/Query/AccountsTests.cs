@@ -40,6 +40,24 @@ public class AccountsTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task GetHistory_ShowsTodaysPointAndWhereTheAccountStarted_AndUnknownIs404()
+    {
+        var account = NewAccount("history");
+        await PostAsync(server.Http, Array(Events.HealthyMonth(Now), account));
+        var (response, history) = await GetAsync(server.Http, $"/v1/accounts/{account}/history");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(account, (string?)history!["account"]);
+        var today = Assert.Single(history["daily"]!.AsArray())!;
+        Assert.Equal(DateOnly.FromDateTime(Now.UtcDateTime).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), (string?)today["date"]);
+        Assert.Equal("green", (string?)today["band"]);
+        var start = Assert.Single(history["bandChanges"]!.AsArray())!;
+        Assert.Null((string?)start["fromBand"]);
+        Assert.Equal("green", (string?)start["toBand"]);
+        var (missing, _) = await GetAsync(server.Http, $"/v1/accounts/nobody-{Guid.NewGuid():N}/history");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
     public async Task GetAccount_Unknown_Is404()
     {
         var (response, body) = await GetAsync(server.Http, "/v1/accounts/no-such-account");
