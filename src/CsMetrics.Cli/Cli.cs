@@ -47,7 +47,12 @@ public static class Cli
         var alerts = new Command("alerts", "list current alerts, or follow them live") { follow, count, severity, url, key };
         alerts.SetAction((parse, ct) => AlertsAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(follow), parse.GetValue(count), parse.GetValue(severity), stdout, stderr, ct));
 
-        var root = new RootCommand("csmetrics: send events to CsMetrics, look at accounts and alerts, simulate a population") { send, replay, account, alerts, simulate };
+        var benchArgs = new Argument<string[]>("options") { Description = "passed to the benchmark: --accounts, --events, --distributions, --phases, --out ... (see the README)", Arity = ArgumentArity.ZeroOrMore };
+        var bench = new Command("bench", "run the benchmark (from a CsMetrics checkout: it starts its own Azurite and nodes)") { benchArgs };
+        bench.TreatUnmatchedTokensAsErrors = false;
+        bench.SetAction((parse, ct) => BenchAsync([.. parse.GetValue(benchArgs) ?? [], .. parse.UnmatchedTokens], Directory.GetCurrentDirectory(), stderr, ct));
+
+        var root = new RootCommand("csmetrics: send events to CsMetrics, look at accounts and alerts, simulate a population, benchmark") { send, replay, account, alerts, simulate, bench };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -293,6 +298,28 @@ public static class Cli
             await stderr.WriteLineAsync($"cannot reach {url}: {e.Message}");
             return ExitCodes.Unreachable;
         }
+    }
+
+    /// <summary>Runs tests/CsMetrics.Benchmarks of the checkout around <paramref name="directory"/>, passing the options on.</summary>
+    internal static async Task<int> BenchAsync(string[] options, string directory, TextWriter stderr, CancellationToken ct)
+    {
+        var root = new DirectoryInfo(directory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CsMetrics.sln")))
+        {
+            root = root.Parent;
+        }
+        if (root is null)
+        {
+            await stderr.WriteLineAsync("bench: run it inside a CsMetrics checkout (it builds and starts tests/CsMetrics.Benchmarks, which starts Azurite and the nodes it measures)");
+            return ExitCodes.Usage;
+        }
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", ["run", "-c", "Release", "--project", Path.Combine(root.FullName, "tests", "CsMetrics.Benchmarks"), "--", .. options])
+        {
+            WorkingDirectory = root.FullName,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        await process.WaitForExitAsync(ct);
+        return process.ExitCode == 0 ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
     private static async Task<int> SimulateAsync(string url, string? key, int accounts, int days, int seed, string truth, TextWriter stdout, TextWriter stderr, CancellationToken ct)

@@ -69,6 +69,15 @@ public class CliTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Bench_OutsideACheckout_SaysWhereToRunIt()
+    {
+        var stderr = new StringWriter();
+        var code = await CsMetrics.Cli.Cli.BenchAsync(["--accounts", "1000"], Path.GetTempPath(), stderr, TestContext.Current.CancellationToken);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.StartsWith("bench: run it inside a CsMetrics checkout", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AlertsFollow_PrintsAnAlertAsItHappens()
     {
         var account = Envelopes.NewAccount("cli-follow");
