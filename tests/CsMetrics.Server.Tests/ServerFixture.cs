@@ -10,7 +10,7 @@ namespace CsMetrics.Server.Tests;
 /// A whole CsMetrics node (silo + API) listening on a real loopback port, shared by a test
 /// collection. Its model has a long grace window so tests can send weeks of history at once.
 /// </summary>
-public sealed class ServerFixture : WebApplicationFactory<Program>, IAsyncLifetime
+public class ServerFixture : WebApplicationFactory<Program>, IAsyncLifetime
 {
     private readonly string _modelPath = Models.WriteTemp(Models.Replay);
 
@@ -31,12 +31,19 @@ public sealed class ServerFixture : WebApplicationFactory<Program>, IAsyncLifeti
         builder.UseSetting("CsMetrics:Node:ClusterId", $"test-{Guid.NewGuid():N}");
         builder.UseSetting("CsMetrics:Storage:Provider", "Memory");
         builder.UseSetting("CsMetrics:Model:Path", _modelPath);
+        Configure(builder);
+    }
+
+    /// <summary>More settings, for a node of a different kind (API keys, say).</summary>
+    protected virtual void Configure(IWebHostBuilder builder)
+    {
     }
 
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         File.Delete(_modelPath);
+        GC.SuppressFinalize(this);
     }
 
     public static int FreePort()

@@ -5,34 +5,19 @@ using System.Text.Json.Nodes;
 using CsMetrics.Server.Access;
 using CsMetrics.Testing;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace CsMetrics.Server.Tests.Access;
 
 /// <summary>A node with API keys: scopes, the ways a key may be sent, and per-key rate limits, over real HTTP.</summary>
-public sealed class KeyedServerFixture : WebApplicationFactory<Program>, IAsyncLifetime
+public sealed class KeyedServerFixture : ServerFixture
 {
     public const string IngestKey = "ingest-key-0123456789abcdef";
     public const string ReadKey = "read-key-0123456789abcdef";
     public const string AdminKey = "admin-key-0123456789abcdef";
     public const string SlowKey = "slow-key-0123456789abcdef";
 
-    public HttpClient Http { get; private set; } = null!;
-
-    public ValueTask InitializeAsync()
+    protected override void Configure(IWebHostBuilder builder)
     {
-        UseKestrel(0);
-        StartServer();
-        Http = CreateClient();
-        return ValueTask.CompletedTask;
-    }
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseSetting("CsMetrics:Node:SiloPort", ServerFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-        builder.UseSetting("CsMetrics:Node:GatewayPort", ServerFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-        builder.UseSetting("CsMetrics:Node:ClusterId", $"keys-{Guid.NewGuid():N}");
-        builder.UseSetting("CsMetrics:Storage:Provider", "Memory");
         (string Name, string Key, string[] Scopes, double Rate, int Burst)[] keys =
         [
             ("product-backend", IngestKey, ["ingest"], 0, 1),

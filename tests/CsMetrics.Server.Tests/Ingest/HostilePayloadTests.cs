@@ -7,42 +7,9 @@ using System.Text.Json.Nodes;
 using CsMetrics.Contracts.Quarantine;
 using CsMetrics.Server.Ingest;
 using CsMetrics.Testing;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CsMetrics.Server.Tests.Ingest;
-
-/// <summary>A node of its own for the campaign, so its quarantine holds only what the campaign sent.</summary>
-public sealed class CampaignFixture : WebApplicationFactory<Program>, IAsyncLifetime
-{
-    private readonly string _modelPath = Models.WriteTemp(Models.Replay);
-
-    public HttpClient Http { get; private set; } = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        UseKestrel(0);
-        StartServer();
-        Http = CreateClient();
-        return ValueTask.CompletedTask;
-    }
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseSetting("CsMetrics:Node:SiloPort", ServerFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-        builder.UseSetting("CsMetrics:Node:GatewayPort", ServerFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-        builder.UseSetting("CsMetrics:Node:ClusterId", $"campaign-{Guid.NewGuid():N}");
-        builder.UseSetting("CsMetrics:Storage:Provider", "Memory");
-        builder.UseSetting("CsMetrics:Model:Path", _modelPath);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        File.Delete(_modelPath);
-    }
-}
 
 /// <summary>
 /// 10,000 generated hostile payloads against every ingest endpoint: random and truncated JSON,
@@ -51,7 +18,8 @@ public sealed class CampaignFixture : WebApplicationFactory<Program>, IAsyncLife
 /// content. No 5xx; every event of a body that parsed is accepted or quarantined with a reason;
 /// the accounts accepted before the campaign are exactly as they were.
 /// </summary>
-public class HostilePayloadTests(CampaignFixture node) : IClassFixture<CampaignFixture>
+// A class fixture: a node of its own, so its quarantine holds only what the campaign sent.
+public class HostilePayloadTests(ServerFixture node) : IClassFixture<ServerFixture>
 {
     private const int Payloads = 10_000;
     private static readonly string[] Endpoints = ["/v1/events", "/v1/track", "/v1/identify", "/v1/group", "/v1/page", "/v1/batch"];
