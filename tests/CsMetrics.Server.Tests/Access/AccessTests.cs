@@ -18,6 +18,7 @@ public sealed class KeyedServerFixture : ServerFixture
 
     protected override void Configure(IWebHostBuilder builder)
     {
+        builder.UseSetting("CsMetrics:Segment:EventTypes:Report Exported", "feature_used");
         (string Name, string Key, string[] Scopes, double Rate, int Burst)[] keys =
         [
             ("product-backend", IngestKey, ["ingest"], 0, 1),

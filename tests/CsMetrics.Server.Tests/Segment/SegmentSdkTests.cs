@@ -57,3 +57,33 @@ public class SegmentSdkTests(KeyedServerFixture node) : IClassFixture<KeyedServe
         Assert.False((bool)view["components"]!["sentiment"]!["noData"]!);
     }
 }
+
+/// <summary>Track event names mapped to catalog types by configuration (CsMetrics:Segment:EventTypes).</summary>
+public class SegmentMappingTests(KeyedServerFixture node) : IClassFixture<KeyedServerFixture>
+{
+    [Fact]
+    public async Task AConfiguredName_MapsToItsCatalogType()
+    {
+        var account = Envelopes.NewAccount("mapped");
+        var message = new JsonObject
+        {
+            ["messageId"] = $"m-{Guid.NewGuid():N}", ["userId"] = "u-1", ["event"] = "Report Exported",
+            ["properties"] = new JsonObject { ["feature"] = "exports" }, ["context"] = new JsonObject { ["groupId"] = account },
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/v1/track", UriKind.Relative))
+        {
+            Content = new StringContent(message.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(KeyedServerFixture.IngestKey + ":")));
+        using var response = await node.Http.SendAsync(request, TestContext.Current.CancellationToken);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!;
+        Assert.Equal(1, (int)body["accepted"]!);
+
+        using var get = new HttpRequestMessage(HttpMethod.Get, new Uri($"/v1/accounts/{account}", UriKind.Relative));
+        get.Headers.Authorization = new AuthenticationHeaderValue("Bearer", KeyedServerFixture.ReadKey);
+        using var view = await node.Http.SendAsync(get, TestContext.Current.CancellationToken);
+        var account_ = JsonNode.Parse(await view.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!;
+        Assert.Equal(1, (int)account_["eventCount"]!);
+        Assert.False((bool)account_["components"]!["usage"]!["noData"]!); // a feature_used: usage
+    }
+}
