@@ -1,5 +1,6 @@
 using CsMetrics.Grains.Accounts;
 using CsMetrics.Grains.Alerts;
+using CsMetrics.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -20,6 +21,10 @@ public static class GrainServices
         services.TryAddSingleton<Contracts.Alerts.IAlertStore, MemoryAlertStore>();
         services.AddSingleton<AlertOutbox>();
         services.AddHostedService(sp => sp.GetRequiredService<AlertOutbox>());
+        services.TryAddSingleton<Contracts.Accounts.IPortfolioStores, MemoryPortfolioStores>();
+        services.AddOptions<PortfolioOptions>();
+        services.AddSingleton<PortfolioOutbox>();
+        services.AddHostedService(sp => sp.GetRequiredService<PortfolioOutbox>());
         services.AddSingleton<SourceActivity>();
         services.AddSingleton<QuietSources>();
         services.AddOptions<WebhookOptions>();

@@ -24,6 +24,7 @@ if (app.Services.GetRequiredService<ApiKeys>().Open)
 app.MapHealthApi();
 app.MapIngestApi();
 app.MapQueryApi();
+app.MapPortfolioApi();
 app.MapAlertsApi();
 app.MapWebhooksApi();
 app.MapQuarantineApi();

@@ -35,6 +35,15 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<TimeProvider>(Time);
             silo.Services.AddSingleton(Model);
             silo.Services.AddCsMetricsGrains();
+            // The fake clock only moves when a test moves it: no pause between portfolio rounds, and
+            // the outbox's retries wait on the real clock (Orleans times calls out on the silo's
+            // clock, so a test moving it a day fails a round in flight, which must not then wait
+            // for the next move to retry).
+            silo.Services.Configure<CsMetrics.Grains.Accounts.PortfolioOptions>(o => o.FlushInterval = TimeSpan.Zero);
+            silo.Services.AddSingleton(sp => new CsMetrics.Grains.Accounts.PortfolioOutbox(
+                sp.GetRequiredService<IGrainFactory>(), TimeProvider.System,
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<CsMetrics.Grains.Accounts.PortfolioOptions>>(),
+                sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<CsMetrics.Grains.Accounts.PortfolioOutbox>>()));
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();

@@ -101,8 +101,10 @@ public sealed record Alert(
     [property: Id(20)] string? Resolution,
     [property: Id(21)] DateTimeOffset? EscalatedAt,
     [property: Id(22)] string? EscalationOf,
-    [property: Id(23)] string Change)
+    [property: Id(23)] string Change) : CsMetrics.Contracts.Storage.IChangeRecord
 {
+    string CsMetrics.Contracts.Storage.IChangeRecord.Key => Id;
+
     /// <summary>What the latest change was: raised, updated, acknowledged, assigned, snoozed, reopened, resolved, escalated.</summary>
     public static class Changes
     {
@@ -154,23 +156,7 @@ public sealed record AlertTransitionResult(
 /// then a snapshot of every alert's current form lets a restart read the snapshot plus the changes
 /// after it instead of the whole history.
 /// </summary>
-public interface IAlertStore
-{
-    /// <summary>Appends changes (each an alert at its new sequence number, ascending); returns when durable.</summary>
-    Task AppendAsync(IReadOnlyList<Alert> changes, CancellationToken cancellationToken = default);
-
-    /// <summary>Every alert's current form (the latest snapshot with the changes after it), and the highest sequence number saved.</summary>
-    Task<(List<Alert> Alerts, long LastSequence)> LoadAsync(CancellationToken cancellationToken = default);
-
-    /// <summary>Saved changes with a sequence number above <paramref name="after"/>, oldest first.</summary>
-    Task<List<Alert>> ReadChangesAsync(long after, int limit, CancellationToken cancellationToken = default);
-
-    /// <summary>
-    /// Records every alert's current form as of <paramref name="upTo"/> (alerts left out are forgotten),
-    /// then forgets changes numbered below <paramref name="changesBefore"/> that the snapshot covers.
-    /// </summary>
-    Task SnapshotAsync(IReadOnlyCollection<Alert> alerts, long upTo, long changesBefore, CancellationToken cancellationToken = default);
-}
+public interface IAlertStore : CsMetrics.Contracts.Storage.IChangeStore<Alert>;
 
 /// <summary>Stored alert batches: JSON arrays of alerts.</summary>
 [JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

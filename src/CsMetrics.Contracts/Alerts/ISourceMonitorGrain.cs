@@ -45,14 +45,5 @@ public static class SilenceShards
     /// <summary>Shards of the silence registry; 1,000,000 accounts make about 4,000 entries each.</summary>
     public const int Count = 256;
 
-    public static int For(string account)
-    {
-        // FNV-1a over UTF-16 code units: string.GetHashCode differs per process.
-        var hash = 2166136261u;
-        foreach (var c in account)
-        {
-            hash = (hash ^ c) * 16777619u;
-        }
-        return (int)(hash % Count);
-    }
+    public static int For(string account) => (int)(StableHash.Of(account) % Count);
 }

@@ -30,6 +30,7 @@ public sealed partial class AccountGrain(
     IOptions<AccountGrainOptions> options,
     ReevaluationSchedule schedule,
     AlertOutbox outbox,
+    PortfolioOutbox portfolio,
     SourceActivity sources,
     QuietSources quietSources,
     ILogger<AccountGrain> logger) : Grain, IAccountGrain
@@ -38,6 +39,7 @@ public sealed partial class AccountGrain(
     private AccountState _state = new();
     private int _unsaved;
     private bool _dirty;
+    private int _portfolioHash;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -182,6 +184,35 @@ public sealed partial class AccountGrain(
             _dirty = true;
             _unsaved += events;
         }
+        ReportToPortfolio(now);
+    }
+
+    /// <summary>
+    /// Hands the portfolio index this account's entry when what it shows changed: the score to one
+    /// decimal, the band, name, segment, owner, MRR or band moves (a hash of them is all this
+    /// activation keeps, so most events send nothing).
+    /// </summary>
+    private void ReportToPortfolio(DateTimeOffset now)
+    {
+        var evaluation = _state.Evaluation;
+        var profile = _state.Profile;
+        double? score = evaluation.Score is { } s ? Math.Round(s, 1) : null;
+        var changes = _state.History.BandChanges;
+        var lastMove = changes is { Count: > 0 } ? changes[^1].At : default;
+        var hash = HashCode.Combine(score, evaluation.Band, profile.Name?.Value, profile.Segment?.Value, profile.CsmOwner?.Value, _state.Billing.Mrr?.Value, lastMove);
+        if (hash == _portfolioHash)
+        {
+            return;
+        }
+        _portfolioHash = hash;
+        var since = now - PortfolioEntry.MoveHorizon;
+        var moves = changes is null
+            ? []
+            : changes.Where(c => c.At >= since).TakeLast(PortfolioEntry.MaxMoves)
+                .Select(c => new BandMove(c.At, c.From is { } f ? Bands.Name(f) : null, Bands.Name(c.To))).ToArray();
+        portfolio.Enqueue(new PortfolioEntry(
+            _state.Account, 0, profile.Name?.Value, profile.Segment?.Value, profile.CsmOwner?.Value,
+            score, evaluation.Band is { } b ? Bands.Name(b) : null, _state.Billing.Mrr?.Value, now, moves));
     }
 
     /// <summary>
@@ -211,8 +242,8 @@ public sealed partial class AccountGrain(
     private async Task CheckpointAsync()
     {
         await ReportSilenceAsync();
-        // Never save an alert decision whose notice could still be lost with this process.
-        await outbox.DeliveredAsync();
+        // Never save an alert decision, or a state the portfolio shows, whose notice could still be lost with this process.
+        await Task.WhenAll(outbox.DeliveredAsync(), portfolio.DeliveredAsync());
         persisted.State.Snapshot = AccountStateSerializer.Serialize(_state);
         try
         {

@@ -17,41 +17,13 @@ public sealed partial class AlertOutbox(IGrainFactory grains, TimeProvider time,
 {
     private const int MaxBatch = 2000;
     private readonly Channel<AlertNotice> _queue = Channel.CreateUnbounded<AlertNotice>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Lock _gate = new();
-    private readonly List<(long Upto, TaskCompletionSource Done)> _waiters = [];
+    private readonly DeliveryTracker _tracker = new("alert outbox");
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _enqueued;
-    private long _delivered;
-    private bool _stopped;
 
-    public void Enqueue(AlertNotice notice)
-    {
-        lock (_gate)
-        {
-            _enqueued++; // after stop it can never be delivered, and DeliveredAsync says so
-            _queue.Writer.TryWrite(notice);
-        }
-    }
+    public void Enqueue(AlertNotice notice) => _tracker.Give((_queue, notice), static s => s._queue.Writer.TryWrite(s.notice));
 
     /// <summary>Completes once every notice enqueued before this call reached the inbox.</summary>
-    public Task DeliveredAsync()
-    {
-        lock (_gate)
-        {
-            if (_delivered >= _enqueued)
-            {
-                return Task.CompletedTask;
-            }
-            if (_stopped)
-            {
-                // A notice will never arrive: the caller must not record it as delivered (its events replay at the next start).
-                return Task.FromException(new InvalidOperationException("the alert outbox has stopped with notices undelivered"));
-            }
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiters.Add((_enqueued, done));
-            return done.Task;
-        }
-    }
+    public Task DeliveredAsync() => _tracker.WaitAsync();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -63,15 +35,7 @@ public sealed partial class AlertOutbox(IGrainFactory grains, TimeProvider time,
         }
         finally
         {
-            lock (_gate)
-            {
-                _stopped = true;
-                foreach (var (_, done) in _waiters)
-                {
-                    done.TrySetException(new InvalidOperationException("the alert outbox has stopped with notices undelivered"));
-                }
-                _waiters.Clear();
-            }
+            _tracker.Stop();
             _drained.TrySetResult();
         }
     }
@@ -111,18 +75,7 @@ public sealed partial class AlertOutbox(IGrainFactory grains, TimeProvider time,
                     backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
                 }
             }
-            lock (_gate)
-            {
-                _delivered += batch.Count;
-                for (var i = _waiters.Count - 1; i >= 0; i--)
-                {
-                    if (_waiters[i].Upto <= _delivered)
-                    {
-                        _waiters[i].Done.TrySetResult();
-                        _waiters.RemoveAt(i);
-                    }
-                }
-            }
+            _tracker.Delivered(batch.Count);
             batch.Clear();
         }
     }

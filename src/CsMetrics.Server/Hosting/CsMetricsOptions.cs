@@ -31,6 +31,9 @@ public sealed class StorageOptions
     /// <summary>The table alerts and their changes live in (with the <c>AzureTable</c> provider); created at start.</summary>
     public string AlertTableName { get; set; } = "csmetricsalerts";
 
+    /// <summary>The table the portfolio index (the at-risk list and the portfolio summary) lives in (with the <c>AzureTable</c> provider); created at first use.</summary>
+    public string ViewTableName { get; set; } = "csmetricsviews";
+
     /// <summary>The table rejected (and late) events are kept in (with the <c>AzureTable</c> provider); created at first use.</summary>
     public string QuarantineTableName { get; set; } = "csmetricsquarantine";
 

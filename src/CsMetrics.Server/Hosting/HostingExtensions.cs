@@ -28,6 +28,8 @@ public static class HostingExtensions
         services.AddOptions<AlertOptions>().Bind(config.GetSection(AlertOptions.Section)).ValidateOnStart();
         services.AddOptions<WebhookOptions>().Bind(config.GetSection(WebhookOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AlertOptions>, AlertOptionsValidator>();
+        services.AddOptions<CsMetrics.Grains.Accounts.PortfolioOptions>().Bind(config.GetSection(CsMetrics.Grains.Accounts.PortfolioOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CsMetrics.Grains.Accounts.PortfolioOptions>, PortfolioOptionsValidator>();
         services.AddOptions<Access.AccessOptions>().Bind(config.GetSection(Access.AccessOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<Access.AccessOptions>, AccessOptionsValidator>();
         services.AddSingleton<Access.ApiKeys>();
@@ -95,6 +97,11 @@ public static class HostingExtensions
             {
                 var table = storage.AzureTable;
                 return new CsMetrics.Storage.AzureTable.Alerts.AzureTableAlertStore(table.ConnectionString!, storage.AlertTableName, node.ServiceId, table.RequestTimeout);
+            });
+            silo.Services.AddSingleton<Contracts.Accounts.IPortfolioStores>(sp =>
+            {
+                var table = storage.AzureTable;
+                return new CsMetrics.Storage.AzureTable.ChangeLog.AzureTablePortfolioStores(table.ConnectionString!, storage.ViewTableName, node.ServiceId, table.RequestTimeout);
             });
         }
     }

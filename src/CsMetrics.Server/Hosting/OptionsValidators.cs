@@ -53,7 +53,7 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
         }
         var table = new CsMetrics.Storage.AzureTable.Hosting.AzureTableStorageOptionsValidator(StorageOptions.Section + ":AzureTable").Validate(name, o.AzureTable);
         var errors = new List<string>(table.Failures ?? []);
-        foreach (var (setting, value) in new[] { ("AlertTableName", o.AlertTableName), ("QuarantineTableName", o.QuarantineTableName) })
+        foreach (var (setting, value) in new[] { ("AlertTableName", o.AlertTableName), ("QuarantineTableName", o.QuarantineTableName), ("ViewTableName", o.ViewTableName) })
         {
             if (!System.Text.RegularExpressions.Regex.IsMatch(value ?? "", "^[A-Za-z][A-Za-z0-9]{2,62}$"))
             {
@@ -133,6 +133,14 @@ public static class ScoringFiles
         using var stream = File.OpenRead(o.CatalogPath);
         return EventCatalog.Default.Extend(EventCatalog.Parse(stream, o.CatalogPath), o.CatalogPath);
     }
+}
+
+internal sealed class PortfolioOptionsValidator : IValidateOptions<CsMetrics.Grains.Accounts.PortfolioOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CsMetrics.Grains.Accounts.PortfolioOptions o) =>
+        o.FlushInterval < TimeSpan.Zero || o.FlushInterval > TimeSpan.FromMinutes(1)
+            ? ValidateOptionsResult.Fail($"{CsMetrics.Grains.Accounts.PortfolioOptions.Section}:FlushInterval: expected 00:00:00 to 00:01:00, got {o.FlushInterval}")
+            : ValidateOptionsResult.Success;
 }
 
 internal sealed class AlertOptionsValidator : IValidateOptions<CsMetrics.Grains.Alerts.AlertOptions>

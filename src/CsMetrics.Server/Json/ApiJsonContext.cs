@@ -13,6 +13,8 @@ namespace CsMetrics.Server.Json;
 [JsonSerializable(typeof(IngestResponse))]
 [JsonSerializable(typeof(AccountView))]
 [JsonSerializable(typeof(HistoryView))]
+[JsonSerializable(typeof(CsMetrics.Server.Query.AccountListResponse))]
+[JsonSerializable(typeof(CsMetrics.Server.Query.PortfolioResponse))]
 [JsonSerializable(typeof(AlertsResponse))]
 [JsonSerializable(typeof(Alert))]
 [JsonSerializable(typeof(WebhookView))]

@@ -1,0 +1,226 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text.Json;
+using Azure;
+using Azure.Data.Tables;
+using System.Text.Json.Serialization.Metadata;
+using CsMetrics.Contracts.Storage;
+using CsMetrics.Storage.AzureTable.Hosting;
+using CsMetrics.Storage.AzureTable.Storage;
+
+namespace CsMetrics.Storage.AzureTable.ChangeLog;
+
+/// <summary>
+/// Keyed records in Azure Table Storage, log-structured (see <see cref="IChangeStore{T}"/>). Each
+/// append is one entity (more only past about 900 KB compressed) holding the batch of changes as
+/// Brotli-compressed JSON, in partition <c>{ServiceId}_{name}log</c> with RowKey the batch's last
+/// sequence number, so "changes after N" is one range query. A snapshot holds every record's
+/// current form, in compressed chunks under a partition of its own
+/// (<c>{ServiceId}_{name}snap_{sequence}_{guid}</c>), made current by one pointer entity written
+/// last; then older snapshots and the changes it covers (beyond the retention) are deleted. A
+/// restart reads the snapshot and the changes after it. Thousands of changes cost one write, not
+/// thousands: on Azurite, one entity per alert change made the alert store the bottleneck of ingest.
+/// </summary>
+public class AzureTableChangeStore<T> : IChangeStore<T> where T : IChangeRecord
+{
+    private const int MaxChunkBytes = 900 * 1024;
+    private const string FirstProperty = "First";
+    private const string UpToProperty = "UpTo";
+    private const string ChunksProperty = "Chunks";
+    private const string PartitionProperty = "Partition";
+
+    private readonly TableClient _table;
+    private readonly string _prefix;
+    private readonly JsonTypeInfo<List<T>> _json;
+    private volatile bool _ready;
+
+    /// <param name="name">The store's name within the service: its partitions start with it (letters and digits).</param>
+    /// <param name="json">The stored form of a batch of records.</param>
+    public AzureTableChangeStore(string connectionString, string tableName, string serviceId, string name, JsonTypeInfo<List<T>> json, TimeSpan requestTimeout)
+    {
+        var clientOptions = new TableClientOptions();
+        clientOptions.Retry.NetworkTimeout = requestTimeout;
+        _table = new TableServiceClient(connectionString, clientOptions).GetTableClient(tableName);
+        _prefix = $"{TableKeys.Escape(serviceId)}_{name}";
+        _json = json;
+    }
+
+    private string LogPartition => $"{_prefix}log";
+
+    private string PointerPartition => $"{_prefix}snap";
+
+    /// <summary>A partition of its own for every snapshot, even of the same sequence: a rewrite never mixes with an earlier one.</summary>
+    private string SnapshotPartition(long upTo) => $"{_prefix}snap_{Row(upTo)}_{Guid.NewGuid():N}";
+
+    private static string Row(long sequence) => sequence.ToString("D19", CultureInfo.InvariantCulture);
+
+    private async Task EnsureTableAsync(CancellationToken cancellationToken)
+    {
+        if (!_ready)
+        {
+            await _table.CreateIfNotExistsAsync(cancellationToken);
+            _ready = true;
+        }
+    }
+
+    public async Task AppendAsync(IReadOnlyList<T> changes, CancellationToken cancellationToken = default)
+    {
+        if (changes.Count == 0)
+        {
+            return;
+        }
+        await EnsureTableAsync(cancellationToken);
+        foreach (var (chunk, bytes) in Chunks(changes))
+        {
+            var entity = AzureTableGrainStorage.Split(LogPartition, Row(chunk[^1].Sequence), bytes);
+            entity[FirstProperty] = chunk[0].Sequence;
+            await _table.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken);
+        }
+    }
+
+    public async Task<(List<T> Records, long LastSequence)> LoadAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureTableAsync(cancellationToken);
+        var current = new Dictionary<string, T>(StringComparer.Ordinal);
+        long upTo = 0;
+        var pointer = await _table.GetEntityIfExistsAsync<TableEntity>(PointerPartition, "latest", cancellationToken: cancellationToken);
+        if (pointer.HasValue)
+        {
+            upTo = pointer.Value!.GetInt64(UpToProperty) ?? 0;
+            var chunks = 0;
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {pointer.Value.GetString(PartitionProperty)}");
+            await foreach (var entity in _table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+            {
+                foreach (var record in Decode(entity))
+                {
+                    current[record.Key] = record;
+                }
+                chunks++;
+            }
+            var expected = pointer.Value.GetInt32(ChunksProperty) ?? 0;
+            if (chunks != expected)
+            {
+                throw new InvalidDataException($"snapshot {PointerPartition} {upTo} has {chunks} of its {expected} chunks");
+            }
+        }
+        var last = upTo;
+        foreach (var change in await ReadChangesAsync(upTo, int.MaxValue, cancellationToken))
+        {
+            current[change.Key] = change;
+            last = change.Sequence;
+        }
+        return ([.. current.Values], last);
+    }
+
+    public async Task<List<T>> ReadChangesAsync(long after, int limit, CancellationToken cancellationToken = default)
+    {
+        await EnsureTableAsync(cancellationToken);
+        var result = new List<T>();
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {LogPartition} and RowKey gt {Row(after)}");
+        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, maxPerPage: 16, cancellationToken: cancellationToken))
+        {
+            foreach (var change in Decode(entity))
+            {
+                if (change.Sequence > after)
+                {
+                    result.Add(change);
+                    if (result.Count >= limit)
+                    {
+                        return result;
+                    }
+                }
+            }
+        }
+        return result;
+    }
+
+    public async Task SnapshotAsync(IReadOnlyCollection<T> records, long upTo, long changesBefore, CancellationToken cancellationToken = default)
+    {
+        await EnsureTableAsync(cancellationToken);
+        var partition = SnapshotPartition(upTo);
+        var chunks = Chunks([.. records.OrderBy(a => a.Sequence)]).ToList();
+        var index = 0;
+        foreach (var (_, bytes) in chunks)
+        {
+            await _table.UpsertEntityAsync(AzureTableGrainStorage.Split(partition, index++.ToString("D6", CultureInfo.InvariantCulture), bytes), TableUpdateMode.Replace, cancellationToken);
+        }
+        // The pointer last: until it is written, a restart reads the previous snapshot.
+        await _table.UpsertEntityAsync(new TableEntity(PointerPartition, "latest")
+        {
+            [UpToProperty] = upTo,
+            [ChunksProperty] = chunks.Count,
+            [PartitionProperty] = partition,
+        }, TableUpdateMode.Replace, cancellationToken);
+
+        // Other snapshots (older ones, or one left half-written by a crash), and changes both
+        // covered by this one and past the retention.
+        var others = TableClient.CreateQueryFilter($"PartitionKey gt {PointerPartition + "_"} and PartitionKey lt {PointerPartition + "`"} and PartitionKey ne {partition}");
+        await DeleteAsync(others, cancellationToken);
+        var cut = Math.Min(changesBefore, upTo + 1);
+        var covered = TableClient.CreateQueryFilter($"PartitionKey eq {LogPartition} and RowKey lt {Row(cut)}");
+        await DeleteAsync(covered, cancellationToken);
+    }
+
+    private async Task DeleteAsync(string filter, CancellationToken cancellationToken)
+    {
+        var doomed = new List<TableEntity>();
+        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
+        {
+            doomed.Add(entity);
+        }
+        foreach (var entity in doomed)
+        {
+            try
+            {
+                await _table.DeleteEntityAsync(entity.PartitionKey, entity.RowKey, ETag.All, cancellationToken);
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
+            }
+        }
+    }
+
+    /// <summary>Compressed JSON of the records, split so each piece fits one entity.</summary>
+    private IEnumerable<(List<T> Records, byte[] Bytes)> Chunks(IReadOnlyList<T> records)
+    {
+        var pending = new Stack<List<T>>();
+        pending.Push([.. records]);
+        var done = new List<(List<T>, byte[])>();
+        while (pending.Count > 0)
+        {
+            var list = pending.Pop();
+            var bytes = Encode(list);
+            if (bytes.Length <= MaxChunkBytes || list.Count == 1)
+            {
+                if (bytes.Length > AzureTableStorageOptions.MaxStateBytes)
+                {
+                    throw new InvalidDataException($"record {list[0].Key} alone is {bytes.Length} bytes compressed; an entity holds {AzureTableStorageOptions.MaxStateBytes}");
+                }
+                done.Add((list, bytes));
+                continue;
+            }
+            var half = list.Count / 2;
+            pending.Push(list[half..]);
+            pending.Push(list[..half]);
+        }
+        return done;
+    }
+
+    private byte[] Encode(List<T> records)
+    {
+        using var output = new MemoryStream();
+        using (var brotli = new BrotliStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            JsonSerializer.Serialize(brotli, records, _json);
+        }
+        return output.ToArray();
+    }
+
+    private List<T> Decode(TableEntity entity)
+    {
+        using var input = AzureTableGrainStorage.Join(entity).ToStream();
+        using var brotli = new BrotliStream(input, CompressionMode.Decompress);
+        return JsonSerializer.Deserialize(brotli, _json)
+            ?? throw new InvalidDataException($"batch {entity.PartitionKey}/{entity.RowKey} decoded to null");
+    }
+}
