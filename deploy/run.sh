@@ -1,27 +1,79 @@
 #!/usr/bin/env bash
-# Starts Azurite (project-local, data in .data/azurite, port 10002) and one CsMetrics node
-# (silo + HTTP API) on http://127.0.0.1:5000 with state in Azure Table Storage. Ctrl+C stops both.
-# Usage: deploy/run.sh [extra server arguments, e.g. --urls http://127.0.0.1:5100]
+# Runs CsMetrics: Azurite (project-local, installed from npm on first use), one node (silo + HTTP API
+# + dashboard) on http://127.0.0.1:5000, and, unless --no-demo, the simulator; prints the
+# dashboard's address. Ctrl+C stops everything.
+#
+# The demo (default): a node whose clock runs 28,800 times faster (a simulated day every 3 s), with
+# throwaway state in .data/demo (wiped at each start) and a model that accepts the simulated month's
+# history; the simulator plays 300 accounts live, 20 % sliding toward churn and 10 % expanding
+# (ground truth in .data/demo/truth.csv, its log in .data/demo/simulator.log). Within a minute the
+# dashboard shows accounts moving between bands and alerts arriving.
+#
+# --no-demo: a plain node at real time with its state kept in .data/azurite.
+#
+# Usage: deploy/run.sh [--no-demo] [extra server arguments, e.g. --CsMetrics:Access:Keys:0:Name=...]
+# Environment: CSMETRICS_PORT (5000), CSMETRICS_AZURITE_PORT (10002), CSMETRICS_DEMO_ACCOUNTS (300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib.sh
 
-require_dotnet
-step "azurite"
-connection=$(bash deploy/azurite.sh start .data/azurite "${CSMETRICS_AZURITE_PORT:-10002}")
+demo=1
+if [[ "${1:-}" == "--no-demo" ]]; then
+  demo=0
+  shift
+fi
+port=${CSMETRICS_PORT:-5000}
+url="http://127.0.0.1:$port"
 root=$(pwd)
+
+require_dotnet
+if [[ $demo == 1 ]]; then
+  data=.data/demo
+  rm -rf "$data"
+  mkdir -p "$data"
+else
+  data=.data
+fi
+
+step "azurite"
+connection=$(bash deploy/azurite.sh start "$data/azurite" "${CSMETRICS_AZURITE_PORT:-10002}")
 server_pid=
+simulator_pid=
 cleanup() {
+  [[ -n "$simulator_pid" ]] && kill "$simulator_pid" 2>/dev/null && wait "$simulator_pid" 2>/dev/null
   [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  bash "$root/deploy/azurite.sh" stop "$root/.data/azurite"
+  bash "$root/deploy/azurite.sh" stop "$root/$data/azurite"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
 step "build"
 dotnet build src/CsMetrics.Server -c Release --verbosity quiet -clp:ErrorsOnly
-step "start CsMetrics on http://127.0.0.1:5000 (Ctrl+C stops it)"
-cd src/CsMetrics.Server/bin/Release/net10.0
-dotnet CsMetrics.Server.dll --urls http://127.0.0.1:5000 \
-  --CsMetrics:Storage:Provider=AzureTable "--CsMetrics:Storage:AzureTable:ConnectionString=$connection" "$@" &
+args=(--urls "$url" --CsMetrics:Storage:Provider=AzureTable "--CsMetrics:Storage:AzureTable:ConnectionString=$connection")
+if [[ $demo == 1 ]]; then
+  dotnet build src/CsMetrics.Cli -c Release --verbosity quiet -clp:ErrorsOnly
+  # The shipped model, with a grace window long enough for the simulated month's history.
+  node -e 'const fs=require("fs"); const m=JSON.parse(fs.readFileSync(process.argv[1])); m.version+="-demo"; m.ingest.graceHours=24*90; fs.writeFileSync(process.argv[2], JSON.stringify(m, null, 2))' \
+    src/CsMetrics.Scoring/Defaults/scoring-model.json "$data/model.json"
+  args+=(--CsMetrics:Clock:SpeedUp=28800 "--CsMetrics:Model:Path=$root/$data/model.json" --CsMetrics:Node:ServiceId=csmetricsdemo)
+fi
+
+step "start CsMetrics on $url (Ctrl+C stops it)"
+(cd src/CsMetrics.Server/bin/Release/net10.0 && exec dotnet CsMetrics.Server.dll "${args[@]}" "$@") &
 server_pid=$!
+for _ in $(seq 1 240); do
+  curl -fsS "$url/readyz" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { echo "CsMetrics stopped before it was ready (see above)" >&2; exit 1; }
+  sleep 0.5
+done
+curl -fsS "$url/readyz" >/dev/null || { echo "CsMetrics did not become ready within 2 minutes: $(curl -sS "$url/readyz")" >&2; exit 1; }
+
+if [[ $demo == 1 ]]; then
+  step "simulator: ${CSMETRICS_DEMO_ACCOUNTS:-300} accounts, a simulated day every 3 s (log: $data/simulator.log)"
+  dotnet src/CsMetrics.Cli/bin/Release/net10.0/CsMetrics.Cli.dll simulate --live --url "$url" \
+    --accounts "${CSMETRICS_DEMO_ACCOUNTS:-300}" --days 30 --truth "$data/truth.csv" >"$data/simulator.log" 2>&1 &
+  simulator_pid=$!
+fi
+
+printf '\n    Dashboard: %s/\n    API:       %s/v1/portfolio\n\n' "$url" "$url"
 wait "$server_pid"

@@ -19,6 +19,10 @@ export CSMETRICS_AZURITE_CONNECTION
 step "sdk"
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
 
+# A real headless Chromium for the dashboard tests.
+step "chromium"
+require_chromium
+
 step "restore"
 dotnet restore CsMetrics.sln --verbosity quiet
 step "build"

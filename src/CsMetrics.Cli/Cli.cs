@@ -38,8 +38,9 @@ public static class Cli
         var days = new Option<int>("--days") { DefaultValueFactory = _ => 30 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var truth = new Option<string>("--truth") { Description = "where to write the ground truth (CSV)", DefaultValueFactory = _ => "simulation-truth.csv" };
-        var simulate = new Command("simulate", "send a seeded population's last month and then its days (20 % churning, 10 % expanding) and write the ground truth") { accounts, days, seed, truth, url, key };
-        simulate.SetAction((parse, ct) => SimulateAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(accounts), parse.GetValue(days), parse.GetValue(seed), parse.GetValue(truth)!, stdout, stderr, ct));
+        var live = new Option<bool>("--live") { Description = "play the days as the node's clock passes them (a node with CsMetrics:Clock:SpeedUp plays a day in seconds) instead of sending a past month at once" };
+        var simulate = new Command("simulate", "send a seeded population's last month and then its days (20 % churning, 10 % expanding) and write the ground truth") { accounts, days, seed, truth, live, url, key };
+        simulate.SetAction((parse, ct) => SimulateAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(accounts), parse.GetValue(days), parse.GetValue(seed), parse.GetValue(truth)!, parse.GetValue(live), stdout, stderr, ct));
 
         var follow = new Option<bool>("--follow") { Description = "stay connected and print alert changes as they happen (resumes after a dropped connection)" };
         var count = new Option<int?>("--count") { Description = "with --follow: stop after this many" };
@@ -109,7 +110,7 @@ public static class Cli
                     return failure;
                 }
                 await Checkpoint(resumeFile, line, ct);
-                await stderr.WriteAsync($"\rsent {totals.Sent:N0} events: {totals.Accepted:N0} accepted, {totals.Duplicates:N0} duplicate, {totals.Rejected:N0} rejected");
+                await stderr.WriteAsync(ProgressLine(reader, totals));
             }
         }
         if (pending.Count > 0 && await PostAsync(http, pending, totals, stderr, ct) is { } last)
@@ -117,7 +118,7 @@ public static class Cli
             return last;
         }
         await Checkpoint(resumeFile, line, ct);
-        await stderr.WriteLineAsync();
+        await stderr.WriteLineAsync(ProgressLine(reader, totals));
         await stdout.WriteLineAsync($"{{\"sent\": {totals.Sent}, \"accepted\": {totals.Accepted}, \"duplicates\": {totals.Duplicates}, \"rejected\": {totals.Rejected}}}");
         foreach (var reason in totals.Reasons.Take(20))
         {
@@ -126,7 +127,26 @@ public static class Cli
         return totals.Rejected > 0 ? ExitCodes.SomeRejected : ExitCodes.Ok;
     }
 
-    private sealed class Totals
+    /// <summary>
+    /// <c>[########------------]  40 %  sent 12,000: 11,990 accepted, 0 duplicate, 10 rejected</c>,
+    /// rewritten in place (a carriage return first); the bar is how much of the file was read, and
+    /// is left out for stdin, whose length is unknown.
+    /// </summary>
+    internal static string ProgressLine(StreamReader? file, Totals totals)
+    {
+        const int width = 24;
+        var bar = "";
+        if (file is { BaseStream: { CanSeek: true, Length: > 0 } stream })
+        {
+            var done = Math.Clamp((double)stream.Position / stream.Length, 0, 1);
+            var filled = (int)Math.Round(done * width);
+            bar = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[{new string('#', filled)}{new string('-', width - filled)}] {done * 100,3:0} %  ");
+        }
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"\r{bar}sent {totals.Sent:N0}: {totals.Accepted:N0} accepted, {totals.Duplicates:N0} duplicate, {totals.Rejected:N0} rejected");
+    }
+
+    internal sealed class Totals
     {
         public long Sent;
         public long Accepted;
@@ -322,31 +342,92 @@ public static class Cli
         return process.ExitCode == 0 ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
-    private static async Task<int> SimulateAsync(string url, string? key, int accounts, int days, int seed, string truth, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    /// <summary>
+    /// Sends a seeded population: its history (the four weeks before the start), then day after
+    /// day. At once, for a past month (the node needs a grace window that long), or <c>--live</c>:
+    /// the month starts at the node's own time (<c>GET /healthz</c>) and each day is sent once the
+    /// node's clock has passed it, so a node running time faster plays the month in minutes.
+    /// </summary>
+    private static async Task<int> SimulateAsync(string url, string? key, int accounts, int days, int seed, string truth, bool live, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         if (accounts < 1 || days is < 1 or > 365)
         {
             await stderr.WriteLineAsync("--accounts: expected at least 1; --days: expected 1 to 365");
             return ExitCodes.Usage;
         }
-        var start = TimeProvider.System.GetUtcNow().UtcDateTime.Date.AddDays(-days);
-        var population = new Population(accounts, churnShare: 0.2, expandShare: 0.1, new DateTimeOffset(start, TimeSpan.Zero), seed);
-        await File.WriteAllTextAsync(truth, population.GroundTruthCsv(), ct);
         using var http = Client(url, key);
-        var totals = new Totals();
-        foreach (var chunk in new[] { population.History() }.Concat(Enumerable.Range(0, days).Select(population.Day)))
+        DateTimeOffset start;
+        if (live)
         {
-            foreach (var part in chunk.Chunk(2000))
+            if (await NodeTimeAsync(http, stderr, ct) is not { } now)
             {
-                var lines = part.Select(Envelope).ToList();
-                if (await PostAsync(http, lines, totals, stderr, ct) is { } failure)
+                return ExitCodes.Unreachable;
+            }
+            start = now;
+        }
+        else
+        {
+            start = new DateTimeOffset(TimeProvider.System.GetUtcNow().UtcDateTime.Date.AddDays(-days), TimeSpan.Zero);
+        }
+        var population = new Population(accounts, churnShare: 0.2, expandShare: 0.1, start, seed);
+        await File.WriteAllTextAsync(truth, population.GroundTruthCsv(), ct);
+        var totals = new Totals();
+        async Task<int?> SendAll(List<Scoring.Events.HealthEvent> events)
+        {
+            foreach (var part in events.Chunk(2000))
+            {
+                if (await PostAsync(http, [.. part.Select(Envelope)], totals, stderr, ct) is { } failure)
                 {
                     return failure;
                 }
             }
+            return null;
+        }
+        if (await SendAll(population.History()) is { } historyFailure)
+        {
+            return historyFailure;
+        }
+        for (var day = 0; day < days; day++)
+        {
+            if (live)
+            {
+                // A day is sent once the node's clock is past its end (with an hour to spare), so no event is ahead of the node.
+                var due = start.AddDays(day + 1).AddHours(1);
+                while (await NodeTimeAsync(http, stderr, ct) is { } now && now < due)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
+                }
+            }
+            if (await SendAll(population.Day(day)) is { } failure)
+            {
+                return failure;
+            }
+            if (live)
+            {
+                await stderr.WriteLineAsync($"day {day + 1}/{days}: {totals.Accepted:N0} events accepted so far");
+            }
         }
         await stdout.WriteLineAsync($"{{\"accounts\": {accounts}, \"days\": {days}, \"sent\": {totals.Sent}, \"accepted\": {totals.Accepted}, \"rejected\": {totals.Rejected}, \"truth\": \"{truth}\"}}");
         return totals.Rejected > 0 ? ExitCodes.SomeRejected : ExitCodes.Ok;
+    }
+
+    /// <summary>The node's clock, from <c>GET /healthz</c>; null (said on stderr) when the node does not answer.</summary>
+    private static async Task<DateTimeOffset?> NodeTimeAsync(HttpClient http, TextWriter stderr, CancellationToken ct)
+    {
+        try
+        {
+            var health = JsonNode.Parse(await http.GetStringAsync(new Uri("/healthz", UriKind.Relative), ct));
+            if (health?["now"] is { } now && DateTimeOffset.TryParse((string?)now, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var at))
+            {
+                return at;
+            }
+            await stderr.WriteLineAsync($"{http.BaseAddress}healthz: expected the node's time in \"now\"; is this a CsMetrics node?");
+        }
+        catch (HttpRequestException e)
+        {
+            await stderr.WriteLineAsync($"{http.BaseAddress}: {e.Message}");
+        }
+        return null;
     }
 
     private static string Envelope(Scoring.Events.HealthEvent e)

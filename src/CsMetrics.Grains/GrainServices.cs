@@ -15,6 +15,7 @@ public static class GrainServices
     /// </summary>
     public static IServiceCollection AddCsMetricsGrains(this IServiceCollection services)
     {
+        services.TryAddKeyedSingleton<TimeProvider>(Clock.Key, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<ReevaluationSchedule>();
         services.AddHostedService(sp => sp.GetRequiredService<ReevaluationSchedule>());
         services.AddOptions<AlertOptions>();

@@ -15,6 +15,8 @@ builder.AddCsMetrics();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseDefaultFiles(); // the dashboard: wwwroot/index.html at /
+app.UseStaticFiles();
 app.UseRouting();
 app.UseMiddleware<AccessMiddleware>();
 if (app.Services.GetRequiredService<ApiKeys>().Open)

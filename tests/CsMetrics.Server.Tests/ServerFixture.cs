@@ -16,7 +16,7 @@ public class ServerFixture : WebApplicationFactory<Program>, IAsyncLifetime
 
     public HttpClient Http { get; private set; } = null!;
 
-    public ValueTask InitializeAsync()
+    public virtual ValueTask InitializeAsync()
     {
         UseKestrel(0);
         StartServer();

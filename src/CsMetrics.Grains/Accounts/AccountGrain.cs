@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Contracts.Alerts;
 using CsMetrics.Grains.Alerts;
@@ -26,7 +27,7 @@ namespace CsMetrics.Grains.Accounts;
 public sealed partial class AccountGrain(
     [PersistentState("account", StorageNames.Default)] IPersistentState<AccountGrainState> persisted,
     ScoringModel model,
-    TimeProvider time,
+    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time,
     IOptions<AccountGrainOptions> options,
     ReevaluationSchedule schedule,
     AlertOutbox outbox,

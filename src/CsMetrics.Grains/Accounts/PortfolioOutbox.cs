@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Threading.Channels;
 using CsMetrics.Contracts.Accounts;
 using Microsoft.Extensions.Hosting;
@@ -15,7 +16,7 @@ namespace CsMetrics.Grains.Accounts;
 /// first waits for <see cref="DeliveredAsync"/>, so a checkpoint never records a state the index
 /// could still lose; a crash before the checkpoint replays the events, which report again.
 /// </summary>
-public sealed partial class PortfolioOutbox(IGrainFactory grains, TimeProvider time, IOptions<PortfolioOptions> options, ILogger<PortfolioOutbox> logger) : BackgroundService
+public sealed partial class PortfolioOutbox(IGrainFactory grains, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, IOptions<PortfolioOptions> options, ILogger<PortfolioOutbox> logger) : BackgroundService
 {
     private readonly DeliveryTracker _tracker = new("portfolio outbox");
     private readonly Channel<byte> _wake = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Collections.Concurrent;
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Scoring.Model;
@@ -14,7 +15,7 @@ namespace CsMetrics.Grains.Accounts;
 /// deactivation; an idle account is still collected as usual, since its idle time is longer than
 /// the collection age long before the next round reaches it.
 /// </summary>
-public sealed partial class ReevaluationSchedule(IGrainFactory grains, ScoringModel model, TimeProvider time, ILogger<ReevaluationSchedule> logger)
+public sealed partial class ReevaluationSchedule(IGrainFactory grains, ScoringModel model, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, ILogger<ReevaluationSchedule> logger)
     : BackgroundService
 {
     private const int Parallelism = 16;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Alerts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,7 @@ public sealed partial class AlertClock(
     IGrainFactory grains,
     SourceActivity activity,
     QuietSources quiet,
-    TimeProvider time,
+    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time,
     IOptions<AlertOptions> options,
     ILogger<AlertClock> logger) : BackgroundService
 {

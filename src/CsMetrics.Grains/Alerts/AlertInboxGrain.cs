@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Globalization;
 using CsMetrics.Contracts.Alerts;
 using CsMetrics.Scoring.Alerting;
@@ -19,7 +20,7 @@ namespace CsMetrics.Grains.Alerts;
 public sealed partial class AlertInboxGrain(
     IAlertStore store,
     ScoringModel model,
-    TimeProvider time,
+    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time,
     IOptions<AlertOptions> options,
     ILogger<AlertInboxGrain> logger) : Grain, IAlertInboxGrain
 {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Threading.Channels;
 using CsMetrics.Contracts.Alerts;
 using Microsoft.Extensions.Hosting;
@@ -13,7 +14,7 @@ namespace CsMetrics.Grains.Alerts;
 /// so a checkpoint never records an alert decision whose notice a crash could still lose; a crash
 /// before the checkpoint replays the events and the state machine decides again.
 /// </summary>
-public sealed partial class AlertOutbox(IGrainFactory grains, TimeProvider time, ILogger<AlertOutbox> logger) : BackgroundService
+public sealed partial class AlertOutbox(IGrainFactory grains, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, ILogger<AlertOutbox> logger) : BackgroundService
 {
     private const int MaxBatch = 2000;
     private readonly Channel<AlertNotice> _queue = Channel.CreateUnbounded<AlertNotice>(new UnboundedChannelOptions { SingleReader = true });

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Contracts.Alerts;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,7 @@ namespace CsMetrics.Grains.Alerts;
 [Reentrant]
 public sealed partial class SilenceRegistryGrain(
     [PersistentState("silence", StorageNames.Default)] IPersistentState<SilenceRegistryState> state,
-    TimeProvider time,
+    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time,
     ILogger<SilenceRegistryGrain> logger) : Grain, ISilenceRegistryGrain
 {
     private const int Parallelism = 8;

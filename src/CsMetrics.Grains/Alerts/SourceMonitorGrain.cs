@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Alerts;
 using CsMetrics.Scoring.Alerting;
 using CsMetrics.Scoring.Model;
@@ -13,7 +14,7 @@ namespace CsMetrics.Grains.Alerts;
 public sealed class SourceMonitorGrain(
     [PersistentState("sources", StorageNames.Default)] IPersistentState<SourceMonitorState> state,
     ScoringModel model,
-    TimeProvider time) : Grain, ISourceMonitorGrain
+    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time) : Grain, ISourceMonitorGrain
 {
     /// <summary>The account field of a source alert: it is about the feed, not a customer.</summary>
     public static string AccountOf(string source) => $"source:{source}";

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Globalization;
 using System.Text.Json;
 using CsMetrics.Contracts.Alerts;
@@ -9,7 +10,7 @@ namespace CsMetrics.Grains.Alerts;
 /// <summary>The list of webhook endpoints (see <see cref="IWebhookRegistryGrain"/>).</summary>
 public sealed class WebhookRegistryGrain(
     [PersistentState("webhooks", StorageNames.Default)] IPersistentState<WebhookRegistryState> state,
-    TimeProvider time) : Grain, IWebhookRegistryGrain
+    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time) : Grain, IWebhookRegistryGrain
 {
     public async Task<WebhookEndpoint> AddAsync(string url, string secret, string[] severities)
     {
@@ -57,7 +58,7 @@ public sealed class WebhookRegistryState
 public sealed partial class WebhookGrain(
     [PersistentState("webhook", StorageNames.Default)] IPersistentState<WebhookState> state,
     WebhookSender sender,
-    TimeProvider time,
+    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time,
     IOptions<WebhookOptions> options,
     ILogger<WebhookGrain> logger) : Grain, IWebhookGrain
 {

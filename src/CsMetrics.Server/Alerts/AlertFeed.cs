@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Alerts;
 
 namespace CsMetrics.Server.Alerts;
@@ -8,7 +9,7 @@ namespace CsMetrics.Server.Alerts;
 /// wakes every waiting stream when it changes. N dashboards cost one cheap grain call per interval,
 /// not N.
 /// </summary>
-public sealed partial class AlertFeed(IGrainFactory grains, TimeProvider time, ILogger<AlertFeed> logger) : BackgroundService
+public sealed partial class AlertFeed(IGrainFactory grains, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, ILogger<AlertFeed> logger) : BackgroundService
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Server.Access;
 using System.Globalization;
 using System.Text;
@@ -120,7 +121,7 @@ public static class AlertsApi
     /// query for clients that cannot set headers), or only new ones; then live, with a comment every
     /// 15 s to keep proxies from closing an idle stream.
     /// </summary>
-    internal static async Task StreamAsync(HttpContext context, IGrainFactory grains, AlertFeed feed, TimeProvider time)
+    internal static async Task StreamAsync(HttpContext context, IGrainFactory grains, AlertFeed feed, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time)
     {
         var request = context.Request;
         var response = context.Response;

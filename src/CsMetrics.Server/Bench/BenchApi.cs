@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Server.Access;
 using System.Diagnostics;
 using CsMetrics.Contracts.Accounts;
@@ -39,7 +40,7 @@ public static class BenchApi
     }
 
     internal static async Task<Results<Ok<NoScoreResponse>, ProblemHttpResult>> NoScoreAsync(
-        HttpRequest request, EventValidator validator, GrainReferences<IBaselineGrain> grains, IOptions<IngestOptions> options, TimeProvider time, CancellationToken ct)
+        HttpRequest request, EventValidator validator, GrainReferences<IBaselineGrain> grains, IOptions<IngestOptions> options, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, CancellationToken ct)
     {
         var (body, length, error) = await BatchReader.ReadBodyAsync(request, options.Value.MaxBodyBytes, ct);
         if (error != BatchError.None)
@@ -86,7 +87,7 @@ public static class BenchApi
 
     /// <summary>Runs <paramref name="events"/> events over <paramref name="accounts"/> accounts through counting grains, in <paramref name="batch"/>-event batches.</summary>
     internal static async Task<Results<Ok<GrainCallsResponse>, ProblemHttpResult>> GrainCallsAsync(
-        GrainReferences<IBaselineGrain> grains, EventCatalog catalog, TimeProvider time, int accounts = 100_000, int events = 300_000, int batch = 500, int concurrency = 8, string prefix = "calls")
+        GrainReferences<IBaselineGrain> grains, EventCatalog catalog, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, int accounts = 100_000, int events = 300_000, int batch = 500, int concurrency = 8, string prefix = "calls")
     {
         if (accounts < 1 || events < 1 || batch < 1 || concurrency < 1)
         {

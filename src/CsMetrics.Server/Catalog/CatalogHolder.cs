@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Scoring.Catalog;
 using CsMetrics.Scoring.Model;
@@ -9,7 +10,7 @@ namespace CsMetrics.Server.Catalog;
 /// types published to the schema registry, followed every <see cref="RefreshInterval"/> (and at
 /// once after a publication on this node).
 /// </summary>
-public sealed partial class CatalogHolder(EventCatalog baseCatalog, ScoringModel model, IGrainFactory grains, TimeProvider time, ILogger<CatalogHolder> logger)
+public sealed partial class CatalogHolder(EventCatalog baseCatalog, ScoringModel model, IGrainFactory grains, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, ILogger<CatalogHolder> logger)
     : BackgroundService
 {
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);

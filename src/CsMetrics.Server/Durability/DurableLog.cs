@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Scoring.Events;
 using CsMetrics.Server.Hosting;
@@ -30,7 +31,7 @@ public sealed partial class DurableLog : BackgroundService
     private volatile bool _replayed;
     private volatile string? _storageProblem = "not checked yet";
 
-    public DurableLog(IOptions<StorageOptions> storage, IOptions<NodeOptions> node, IOptions<DurabilityOptions> options, AccountGrains accounts, TimeProvider time, ILogger<DurableLog> logger)
+    public DurableLog(IOptions<StorageOptions> storage, IOptions<NodeOptions> node, IOptions<DurabilityOptions> options, AccountGrains accounts, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, ILogger<DurableLog> logger)
     {
         _accounts = accounts;
         _time = time;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Http.HttpResults;
 using CsMetrics.Server.Durability;
 using Orleans.Runtime;
@@ -8,7 +9,7 @@ public static class HealthApi
 {
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok", null))).WithName("Healthz");
+        app.MapGet("/healthz", ([FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time) => TypedResults.Ok(new HealthResponse("ok", null) { Now = time.GetUtcNow() })).WithName("Healthz");
         app.MapGet("/readyz", Ready).WithName("Readyz");
         return app;
     }
@@ -34,4 +35,9 @@ public static class HealthApi
         TypedResults.Json(new HealthResponse("not ready", detail), statusCode: StatusCodes.Status503ServiceUnavailable);
 }
 
-public sealed record HealthResponse(string Status, string? Detail);
+public sealed record HealthResponse(string Status, string? Detail)
+{
+    /// <summary>The node's clock (on <c>/healthz</c>): what a simulator times its events by, when the node runs time faster.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? Now { get; init; }
+}

@@ -56,7 +56,18 @@ public static class HostingExtensions
         services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
         services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
 
+        var clock = config.GetSection(ClockOptions.Section).Get<ClockOptions>() ?? new ClockOptions();
+        if (clock.SpeedUp is < 1 or > 1_000_000 || double.IsNaN(clock.SpeedUp))
+        {
+            throw new OptionsValidationException(ClockOptions.Section, typeof(ClockOptions),
+                [$"{ClockOptions.Section}:SpeedUp: expected a number from 1 (real time) to 1000000, got {clock.SpeedUp}"]);
+        }
         services.TryAddSingleton(TimeProvider.System);
+        if (clock.SpeedUp != 1)
+        {
+            // Only CsMetrics' own clock runs faster; Orleans keeps the real one (its membership declares a silo dead on a fast clock).
+            services.AddKeyedSingleton<TimeProvider>(CsMetrics.Grains.Clock.Key, new ScaledClock(TimeProvider.System, clock.SpeedUp));
+        }
         services.AddSingleton(sp => ScoringFiles.LoadModel(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
         services.AddSingleton(sp => ScoringFiles.LoadCatalog(sp.GetRequiredService<IOptions<ModelOptions>>().Value));
         services.AddSingleton(sp => new EventValidator(sp.GetRequiredService<EventCatalog>(), sp.GetRequiredService<ScoringModel>()));

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
@@ -24,7 +25,7 @@ public sealed record IngestOrigin(string Producer, string Format, IReadOnlyList<
 /// event is kept in the quarantine (and an event older than the grace window is kept there too,
 /// flagged late) before the answer goes out, so nothing is lost.
 /// </summary>
-public sealed class EventIngestor(Catalog.CatalogHolder catalog, DurableLog log, IQuarantineStore quarantine, DriftMonitor drift, ScoringModel model, TimeProvider time)
+public sealed class EventIngestor(Catalog.CatalogHolder catalog, DurableLog log, IQuarantineStore quarantine, DriftMonitor drift, ScoringModel model, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time)
 {
     public const string LatePrefix = "late: ";
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Alerts;
 using CsMetrics.Grains.Alerts;
 using CsMetrics.Scoring.Alerting;
@@ -14,7 +15,7 @@ namespace CsMetrics.Server.Quarantine;
 /// naming the most common reason; a later window with under 5 % rejected clears it. Counted per
 /// node, in memory: a producer whose traffic is spread over nodes is judged by each node's share.
 /// </summary>
-public sealed class DriftMonitor(AlertOutbox outbox, ScoringModel model, TimeProvider time)
+public sealed class DriftMonitor(AlertOutbox outbox, ScoringModel model, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time)
 {
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
     public const int MinRejected = 20;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Globalization;
 using System.Text;
 using CsMetrics.Contracts.Accounts;
@@ -84,7 +85,7 @@ public static class PortfolioApi
         return TypedResults.Ok(new AccountListResponse(items, pages.Sum(p => p.Total), next));
     }
 
-    internal static async Task<IResult> SummarizeAsync(IGrainFactory grains, TimeProvider time)
+    internal static async Task<IResult> SummarizeAsync(IGrainFactory grains, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time)
     {
         var now = time.GetUtcNow();
         var parts = await Task.WhenAll(Enumerable.Range(0, PortfolioShards.Count).Select(i => grains.GetGrain<IPortfolioShardGrain>(i).SummarizeAsync(now, Windows)));

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
@@ -51,7 +52,7 @@ public sealed class SegmentIngest(
     DriftMonitor drift,
     IGrainFactory grains,
     IOptions<SegmentOptions> options,
-    TimeProvider time)
+    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time)
 {
     /// <summary>Segment's limit for one message.</summary>
     public const int MaxMessageBytes = 32 * 1024;
