@@ -38,9 +38,10 @@ public static class Cli
         var days = new Option<int>("--days") { DefaultValueFactory = _ => 30 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var truth = new Option<string>("--truth") { Description = "where to write the ground truth (CSV)", DefaultValueFactory = _ => "simulation-truth.csv" };
+        var rate = new Option<int>("--rate") { Description = "at most this many events per second (0: as fast as the node takes them)", DefaultValueFactory = _ => 0 };
         var live = new Option<bool>("--live") { Description = "play the days as the node's clock passes them (a node with CsMetrics:Clock:SpeedUp plays a day in seconds) instead of sending a past month at once" };
-        var simulate = new Command("simulate", "send a seeded population's last month and then its days (20 % churning, 10 % expanding) and write the ground truth") { accounts, days, seed, truth, live, url, key };
-        simulate.SetAction((parse, ct) => SimulateAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(accounts), parse.GetValue(days), parse.GetValue(seed), parse.GetValue(truth)!, parse.GetValue(live), stdout, stderr, ct));
+        var simulate = new Command("simulate", "send a seeded population's last month and then its days (20 % churning, 10 % expanding) and write the ground truth") { accounts, days, seed, truth, live, rate, url, key };
+        simulate.SetAction((parse, ct) => SimulateAsync(parse.GetValue(url)!, parse.GetValue(key), parse.GetValue(accounts), parse.GetValue(days), parse.GetValue(seed), parse.GetValue(truth)!, parse.GetValue(live), parse.GetValue(rate), stdout, stderr, ct));
 
         var follow = new Option<bool>("--follow") { Description = "stay connected and print alert changes as they happen (resumes after a dropped connection)" };
         var count = new Option<int?>("--count") { Description = "with --follow: stop after this many" };
@@ -348,13 +349,15 @@ public static class Cli
     /// the month starts at the node's own time (<c>GET /healthz</c>) and each day is sent once the
     /// node's clock has passed it, so a node running time faster plays the month in minutes.
     /// </summary>
-    private static async Task<int> SimulateAsync(string url, string? key, int accounts, int days, int seed, string truth, bool live, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    private static async Task<int> SimulateAsync(string url, string? key, int accounts, int days, int seed, string truth, bool live, int rate, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        if (accounts < 1 || days is < 1 or > 365)
+        if (accounts < 1 || days is < 1 or > 365 || rate < 0)
         {
-            await stderr.WriteLineAsync("--accounts: expected at least 1; --days: expected 1 to 365");
+            await stderr.WriteLineAsync($"--accounts: expected at least 1, got {accounts}; --days: expected 1 to 365, got {days}; --rate: expected 0 or more events per second, got {rate}");
             return ExitCodes.Usage;
         }
+        var clock = TimeProvider.System;
+        var started = clock.GetTimestamp();
         using var http = Client(url, key);
         DateTimeOffset start;
         if (live)
@@ -374,11 +377,20 @@ public static class Cli
         var totals = new Totals();
         async Task<int?> SendAll(List<Scoring.Events.HealthEvent> events)
         {
-            foreach (var part in events.Chunk(2000))
+            foreach (var part in events.Chunk(rate is > 0 and < 2000 ? Math.Max(1, rate / 4) : 2000))
             {
                 if (await PostAsync(http, [.. part.Select(Envelope)], totals, stderr, ct) is { } failure)
                 {
                     return failure;
+                }
+                if (rate > 0)
+                {
+                    // Paced: never ahead of rate x elapsed time.
+                    var ahead = TimeSpan.FromSeconds((double)totals.Sent / rate) - clock.GetElapsedTime(started);
+                    if (ahead > TimeSpan.Zero)
+                    {
+                        await Task.Delay(ahead, clock, ct);
+                    }
                 }
             }
             return null;

@@ -115,4 +115,29 @@ public class CliTests(ServerFixture server)
             File.Delete(truth);
         }
     }
+
+    [Fact]
+    public async Task Simulate_AtAChosenRate_IsPacedToIt_AndABadRateIsAUsageError()
+    {
+        var truth = Path.Combine(Path.GetTempPath(), $"truth-{Guid.NewGuid():N}.csv");
+        try
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var (code, output, errors) = await RunAsync("simulate", "--accounts", "3", "--days", "2", "--seed", "21", "--rate", "2000", "--truth", truth);
+            var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            Assert.True(code == ExitCodes.Ok, errors);
+            var sent = (int)JsonNode.Parse(output)!["sent"]!;
+            Assert.True(sent > 2000, $"sent {sent}");
+            // Never ahead of the rate: at least (sent - one request's worth) / rate seconds.
+            Assert.True(elapsed.TotalSeconds >= (sent - 500) / 2000.0, $"{sent} events in {elapsed}");
+
+            var (bad, _, badErrors) = await RunAsync("simulate", "--rate", "-5", "--truth", truth);
+            Assert.Equal(ExitCodes.Usage, bad);
+            Assert.Contains("--rate: expected 0 or more events per second, got -5", badErrors, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(truth);
+        }
+    }
 }
