@@ -30,8 +30,10 @@ function headers(extra) {
 async function api(path, options = {}) {
   const response = await fetch(path, Object.assign({}, options, { headers: headers(options.headers) }));
   const text = await response.text();
-  const body = text ? JSON.parse(text) : null;
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch { body = null; }
   if (!response.ok) throw new Error(body?.detail || body?.title || `${response.status} ${response.statusText}`);
+  if (text && body === null) throw new Error(`${path}: expected JSON, got ${text.slice(0, 80)}`);
   return body;
 }
 
