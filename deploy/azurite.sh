@@ -49,7 +49,8 @@ start() {
   if [[ "${CSMETRICS_AZURITE_IN_MEMORY:-}" == 1 ]]; then
     extra=(--inMemoryPersistence)
   fi
-  nohup "$bin" --silent --tableHost 127.0.0.1 --tablePort "$port" --skipApiVersionCheck --loose "${extra[@]}" \
+  # A session of its own: a Ctrl+C meant for the node in front does not stop storage under it.
+  setsid nohup "$bin" --silent --tableHost 127.0.0.1 --tablePort "$port" --skipApiVersionCheck --loose "${extra[@]}" \
     >"$dir/azurite.log" 2>&1 &
   echo $! >"$dir/azurite.pid"
   echo "$port" >"$dir/azurite.port"

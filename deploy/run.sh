@@ -39,9 +39,17 @@ step "azurite"
 connection=$(bash deploy/azurite.sh start "$data/azurite" "${CSMETRICS_AZURITE_PORT:-10002}")
 server_pid=
 simulator_pid=
+# Stops in order: the simulator, then the node (gracefully, so it can checkpoint while storage is
+# still there; killed after 30 s), then Azurite (which runs in a session of its own, so Ctrl+C does
+# not stop it under the node's feet).
 cleanup() {
-  [[ -n "$simulator_pid" ]] && kill "$simulator_pid" 2>/dev/null && wait "$simulator_pid" 2>/dev/null
-  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  set +e
+  [[ -n "$simulator_pid" ]] && kill "$simulator_pid" 2>/dev/null
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null
+    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$server_pid" 2>/dev/null
+  fi
   bash "$root/deploy/azurite.sh" stop "$root/$data/azurite"
 }
 trap cleanup EXIT
