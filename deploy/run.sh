@@ -60,8 +60,10 @@ dotnet build src/CsMetrics.Server -c Release --verbosity quiet -clp:ErrorsOnly
 args=(--urls "$url" --CsMetrics:Storage:Provider=AzureTable "--CsMetrics:Storage:AzureTable:ConnectionString=$connection")
 if [[ $demo == 1 ]]; then
   dotnet build src/CsMetrics.Cli -c Release --verbosity quiet -clp:ErrorsOnly
-  # The shipped model, with a grace window long enough for the simulated month's history.
-  node -e 'const fs=require("fs"); const m=JSON.parse(fs.readFileSync(process.argv[1])); m.version+="-demo"; m.ingest.graceHours=24*90; fs.writeFileSync(process.argv[2], JSON.stringify(m, null, 2))' \
+  # The shipped model, with a grace window long enough for the simulated accounts' whole history
+  # (they signed up 60 to 300 days before the month starts) and a re-evaluation every 0.05 minutes
+  # of real time (timers keep real time: a day of the demo's clock), so silence shows.
+  node -e 'const fs=require("fs"); const m=JSON.parse(fs.readFileSync(process.argv[1])); m.version+="-demo"; m.ingest.graceHours=24*400; m.evaluation.reevaluateMinutes=0.05; fs.writeFileSync(process.argv[2], JSON.stringify(m, null, 2))' \
     src/CsMetrics.Scoring/Defaults/scoring-model.json "$data/model.json"
   args+=(--CsMetrics:Clock:SpeedUp=28800 "--CsMetrics:Model:Path=$root/$data/model.json" --CsMetrics:Node:ServiceId=csmetricsdemo)
 fi

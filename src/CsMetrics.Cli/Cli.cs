@@ -358,6 +358,7 @@ public static class Cli
         }
         var clock = TimeProvider.System;
         var started = clock.GetTimestamp();
+        var paceAt = TimeSpan.Zero;
         using var http = Client(url, key);
         DateTimeOffset start;
         if (live)
@@ -385,11 +386,13 @@ public static class Cli
                 }
                 if (rate > 0)
                 {
-                    // Paced: never ahead of rate x elapsed time.
-                    var ahead = TimeSpan.FromSeconds((double)totals.Sent / rate) - clock.GetElapsedTime(started);
-                    if (ahead > TimeSpan.Zero)
+                    // Paced: each request may go once the previous ones' share of time has passed;
+                    // time spent waiting for the node's clock is not saved up for a burst.
+                    var now = clock.GetElapsedTime(started);
+                    paceAt = (paceAt > now ? paceAt : now) + TimeSpan.FromSeconds((double)part.Length / rate);
+                    if (paceAt - now > TimeSpan.Zero)
                     {
-                        await Task.Delay(ahead, clock, ct);
+                        await Task.Delay(paceAt - now, clock, ct);
                     }
                 }
             }
@@ -405,9 +408,20 @@ public static class Cli
             {
                 // A day is sent once the node's clock is past its end (with an hour to spare), so no event is ahead of the node.
                 var due = start.AddDays(day + 1).AddHours(1);
-                while (await NodeTimeAsync(http, stderr, ct) is { } now && now < due)
+                var unanswered = 0;
+                while (true)
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
+                    var now = await NodeTimeAsync(http, stderr, ct);
+                    if (now is null && ++unanswered >= 30)
+                    {
+                        return ExitCodes.Unreachable; // about a minute without the node's time
+                    }
+                    if (now >= due)
+                    {
+                        break;
+                    }
+                    // Unknown time is not a due day: wait and ask again.
+                    await Task.Delay(TimeSpan.FromMilliseconds(now is null ? 2000 : 200), ct);
                 }
             }
             if (await SendAll(population.Day(day)) is { } failure)
@@ -435,9 +449,9 @@ public static class Cli
             }
             await stderr.WriteLineAsync($"{http.BaseAddress}healthz: expected the node's time in \"now\"; is this a CsMetrics node?");
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or JsonException || e is TaskCanceledException && !ct.IsCancellationRequested)
         {
-            await stderr.WriteLineAsync($"{http.BaseAddress}: {e.Message}");
+            await stderr.WriteLineAsync($"{http.BaseAddress}healthz: {e.Message}");
         }
         return null;
     }

@@ -1,8 +1,9 @@
 namespace CsMetrics.Grains;
 
 /// <summary>
-/// Counts what an outbox was given and what it handed on, so a caller can wait until everything
-/// given before its call is through (an account before its checkpoint). Thread-safe.
+/// Counts what an outbox was given and what it handed on, so a giver can wait until what it gave
+/// is through (an account before its checkpoint): each item gets a ticket, its number in the order
+/// given, and items are delivered oldest first. Thread-safe.
 /// </summary>
 public sealed class DeliveryTracker(string what)
 {
@@ -12,13 +13,16 @@ public sealed class DeliveryTracker(string what)
     private long _delivered;
     private bool _stopped;
 
-    /// <summary>Counts one more item given, and runs <paramref name="give"/> under the same lock (so the count and the item agree).</summary>
-    public void Give<TState>(TState state, Action<TState> give)
+    /// <summary>
+    /// Counts one more item given, and runs <paramref name="give"/> under the same lock (so the
+    /// count and the item agree); returns the item's ticket for <see cref="WaitAsync(long)"/>.
+    /// </summary>
+    public long Give<TState>(TState state, Action<TState> give)
     {
         lock (_gate)
         {
-            _given++; // after stop it can never be delivered, and WaitAsync says so
             give(state);
+            return ++_given; // after stop it can never be delivered, and WaitAsync says so
         }
     }
 
@@ -43,12 +47,15 @@ public sealed class DeliveryTracker(string what)
         }
     }
 
-    /// <summary>Completes once every item given before this call was delivered; fails if the outbox stopped first.</summary>
-    public Task WaitAsync()
+    /// <summary>
+    /// Completes once the item with this ticket (and every one before it) was delivered, at once if
+    /// it already was; fails if the outbox stopped first. A ticket of 0 (nothing given) is always through.
+    /// </summary>
+    public Task WaitAsync(long ticket)
     {
         lock (_gate)
         {
-            if (_delivered >= _given)
+            if (_delivered >= ticket)
             {
                 return Task.CompletedTask;
             }
@@ -58,7 +65,7 @@ public sealed class DeliveryTracker(string what)
                 return Task.FromException(new InvalidOperationException($"the {what} has stopped with items undelivered"));
             }
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiters.Add((_given, done));
+            _waiters.Add((ticket, done));
             return done.Task;
         }
     }

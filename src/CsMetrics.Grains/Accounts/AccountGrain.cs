@@ -41,6 +41,8 @@ public sealed partial class AccountGrain(
     private int _unsaved;
     private bool _dirty;
     private int _portfolioHash;
+    private long _alertTicket;
+    private long _portfolioTicket;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -50,6 +52,12 @@ public sealed partial class AccountGrain(
             _state.Account = this.GetPrimaryKeyString();
         }
         schedule.Add(_state.Account);
+        if (!_state.IsEmpty)
+        {
+            // An account checkpointed before the index existed (or before its views table was lost)
+            // enters it on its first activation, even if nothing changes.
+            ReportToPortfolio(time.GetUtcNow());
+        }
         return Task.CompletedTask;
     }
 
@@ -178,7 +186,7 @@ public sealed partial class AccountGrain(
         var signals = AlertMachine.Evaluate(_state, result.Card, model, now, new AlertContext(quietSources.Contains(source)));
         for (var i = 0; i < signals.Count; i++)
         {
-            outbox.Enqueue(ToNotice(signals[i]));
+            _alertTicket = outbox.Enqueue(ToNotice(signals[i]));
         }
         if (events > 0 || result.Change is not null || signals.Count > 0)
         {
@@ -211,7 +219,7 @@ public sealed partial class AccountGrain(
             ? []
             : changes.Where(c => c.At >= since).TakeLast(PortfolioEntry.MaxMoves)
                 .Select(c => new BandMove(c.At, c.From is { } f ? Bands.Name(f) : null, Bands.Name(c.To))).ToArray();
-        portfolio.Enqueue(new PortfolioEntry(
+        _portfolioTicket = portfolio.Enqueue(new PortfolioEntry(
             _state.Account, 0, profile.Name?.Value, profile.Segment?.Value, profile.CsmOwner?.Value,
             score, evaluation.Band is { } b ? Bands.Name(b) : null, _state.Billing.Mrr?.Value, now, moves));
     }
@@ -244,7 +252,8 @@ public sealed partial class AccountGrain(
     {
         await ReportSilenceAsync();
         // Never save an alert decision, or a state the portfolio shows, whose notice could still be lost with this process.
-        await Task.WhenAll(outbox.DeliveredAsync(), portfolio.DeliveredAsync());
+        // Only this account's own last notices: not whatever the rest of the silo queued since.
+        await Task.WhenAll(outbox.DeliveredAsync(_alertTicket), portfolio.DeliveredAsync(_portfolioTicket));
         persisted.State.Snapshot = AccountStateSerializer.Serialize(_state);
         try
         {

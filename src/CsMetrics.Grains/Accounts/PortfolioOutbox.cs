@@ -13,7 +13,7 @@ namespace CsMetrics.Grains.Accounts;
 /// same account replace each other while queued. At most every <see cref="PortfolioOptions.FlushInterval"/> one round
 /// sends what is queued, one call per shard, so the index costs a few storage writes a second
 /// whatever the event rate. A failed call is retried with backoff. An account about to checkpoint
-/// first waits for <see cref="DeliveredAsync"/>, so a checkpoint never records a state the index
+/// first waits for its own last entry (<see cref="DeliveredAsync(long)"/>), so a checkpoint never records a state the index
 /// could still lose; a crash before the checkpoint replays the events, which report again.
 /// </summary>
 public sealed partial class PortfolioOutbox(IGrainFactory grains, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, IOptions<PortfolioOptions> options, ILogger<PortfolioOutbox> logger) : BackgroundService
@@ -24,14 +24,19 @@ public sealed partial class PortfolioOutbox(IGrainFactory grains, [FromKeyedServ
     private Dictionary<string, PortfolioEntry> _pending = new(StringComparer.Ordinal);
     private long _deliveredUpTo;
 
-    public void Enqueue(PortfolioEntry entry)
+    /// <summary>Queues an entry (replacing the account's queued one); returns its ticket for <see cref="DeliveredAsync(long)"/>.</summary>
+    public long Enqueue(PortfolioEntry entry)
     {
-        _tracker.Give((this, entry), static s => s.Item1._pending[s.entry.Account] = s.entry);
+        var ticket = _tracker.Give((this, entry), static s => s.Item1._pending[s.entry.Account] = s.entry);
         _wake.Writer.TryWrite(0);
+        return ticket;
     }
 
-    /// <summary>Completes once every entry enqueued before this call is durable in its shard.</summary>
-    public Task DeliveredAsync() => _tracker.WaitAsync();
+    /// <summary>Completes once the entry with this ticket (and all queued before it) is durable in its shard.</summary>
+    public Task DeliveredAsync(long ticket) => _tracker.WaitAsync(ticket);
+
+    /// <summary>Completes once every entry queued so far is durable in its shard.</summary>
+    public Task DeliveredAsync() => _tracker.WaitAsync(_tracker.Given);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -10,7 +10,7 @@ namespace CsMetrics.Grains.Alerts;
 /// This silo's queue of alert notices on their way to the inbox. Account grains enqueue and go on
 /// (an alert never holds up ingestion); one loop submits whatever is queued as one batch, so while
 /// one submission is in flight the next batch gathers (group commit). A failed submission is retried
-/// with backoff, in order. An account about to checkpoint first waits for <see cref="DeliveredAsync"/>,
+/// with backoff, in order. An account about to checkpoint first waits for its last notice (<see cref="DeliveredAsync(long)"/>),
 /// so a checkpoint never records an alert decision whose notice a crash could still lose; a crash
 /// before the checkpoint replays the events and the state machine decides again.
 /// </summary>
@@ -21,10 +21,14 @@ public sealed partial class AlertOutbox(IGrainFactory grains, [FromKeyedServices
     private readonly DeliveryTracker _tracker = new("alert outbox");
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public void Enqueue(AlertNotice notice) => _tracker.Give((_queue, notice), static s => s._queue.Writer.TryWrite(s.notice));
+    /// <summary>Queues a notice; returns its ticket for <see cref="DeliveredAsync(long)"/>.</summary>
+    public long Enqueue(AlertNotice notice) => _tracker.Give((_queue, notice), static s => s._queue.Writer.TryWrite(s.notice));
 
-    /// <summary>Completes once every notice enqueued before this call reached the inbox.</summary>
-    public Task DeliveredAsync() => _tracker.WaitAsync();
+    /// <summary>Completes once the notice with this ticket (and all before it) reached the inbox.</summary>
+    public Task DeliveredAsync(long ticket) => _tracker.WaitAsync(ticket);
+
+    /// <summary>Completes once every notice queued so far reached the inbox.</summary>
+    public Task DeliveredAsync() => _tracker.WaitAsync(_tracker.Given);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

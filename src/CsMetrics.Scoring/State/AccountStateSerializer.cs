@@ -54,18 +54,28 @@ public static class AccountStateSerializer
 
     private static byte[] Decompress(ReadOnlySpan<byte> compressed)
     {
-        for (var size = Math.Max(4096, compressed.Length * 8); ; size *= 2)
+        const int maxBytes = 64 * 1024 * 1024;
+        using var input = new MemoryStream(compressed.ToArray());
+        using var brotli = new BrotliStream(input, CompressionMode.Decompress);
+        using var output = new MemoryStream(compressed.Length * 4);
+        var buffer = new byte[16 * 1024];
+        try
         {
-            var buffer = new byte[size];
-            if (BrotliDecoder.TryDecompress(compressed, buffer, out var written))
+            int read;
+            while ((read = brotli.Read(buffer)) > 0)
             {
-                return buffer[..written];
-            }
-            if (size > 64 * 1024 * 1024)
-            {
-                throw new JsonException("An account snapshot does not decompress (corrupt, or over 64 MB).");
+                output.Write(buffer, 0, read);
+                if (output.Length > maxBytes)
+                {
+                    throw new JsonException($"An account snapshot decompresses to more than {maxBytes} bytes: it is corrupt.");
+                }
             }
         }
+        catch (InvalidDataException e)
+        {
+            throw new JsonException("An account snapshot is corrupt: its compressed data does not decode.", e);
+        }
+        return output.ToArray();
     }
 }
 

@@ -31,7 +31,8 @@ public sealed partial class DurableLog : BackgroundService
     private volatile bool _replayed;
     private volatile string? _storageProblem = "not checked yet";
 
-    public DurableLog(IOptions<StorageOptions> storage, IOptions<NodeOptions> node, IOptions<DurabilityOptions> options, AccountGrains accounts, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, ILogger<DurableLog> logger)
+    /// <param name="time">The real clock, never CsMetrics' own (which a demo node runs faster): heartbeats and orphaned logs are judged across nodes.</param>
+    public DurableLog(IOptions<StorageOptions> storage, IOptions<NodeOptions> node, IOptions<DurabilityOptions> options, AccountGrains accounts, TimeProvider time, ILogger<DurableLog> logger)
     {
         _accounts = accounts;
         _time = time;

@@ -42,9 +42,10 @@ function setNav(name) {
 }
 
 // ---- portfolio -------------------------------------------------------------------------------
-async function portfolioView() {
-  setNav('portfolio');
+async function portfolioView(isCurrent) {
   const p = await api('/v1/portfolio');
+  if (!isCurrent()) return;
+  setNav('portfolio');
   const bands = ['green', 'yellow', 'red', 'none'];
   const total = Math.max(1, p.accounts);
   const bar = bands.filter(b => p.bands[b].accounts > 0)
@@ -79,8 +80,7 @@ function queryOf() {
   return new URLSearchParams(q);
 }
 
-async function accountsView() {
-  setNav('accounts');
+async function accountsView(isCurrent) {
   const q = queryOf();
   const sort = q.get('sort') || 'score';
   const params = new URLSearchParams();
@@ -88,6 +88,8 @@ async function accountsView() {
   params.set('sort', sort);
   params.set('limit', q.get('limit') || '25');
   const page = await api('/v1/accounts?' + params);
+  if (!isCurrent()) return;
+  setNav('accounts');
   const go = changes => {
     const next = new URLSearchParams(q);
     for (const [k, v] of Object.entries(changes)) v ? next.set(k, v) : next.delete(k);
@@ -143,9 +145,10 @@ function trend(daily) {
     <p class="muted">${esc(daily[0].date)} to ${esc(daily[daily.length - 1].date)}: one point a day; dashed lines are the green (80) and red (60) edges.</p>`;
 }
 
-async function accountView(id) {
-  setNav('');
+async function accountView(id, isCurrent) {
   const [a, history] = await Promise.all([api('/v1/accounts/' + encodeURIComponent(id)), api('/v1/accounts/' + encodeURIComponent(id) + '/history')]);
+  if (!isCurrent()) return;
+  setNav('');
   const p = a.profile || {};
   const components = Object.entries(a.components).map(([name, c]) => `
     <div class="card" data-component="${esc(name)}"><div class="label">${esc(name)} · weight ${num(c.weight, 0)}</div>
@@ -192,7 +195,7 @@ async function accountView(id) {
     }
     try {
       await api(`/v1/alerts/${encodeURIComponent(alertId)}/${action}`, { method: 'POST', body, headers: body ? { 'Content-Type': 'application/json' } : {} });
-      await accountView(id);
+      await accountView(id, isCurrent);
     } catch (e) {
       b.closest('td').insertAdjacentHTML('beforeend', `<span class="error">${esc(e.message)}</span>`);
     }
@@ -200,21 +203,28 @@ async function accountView(id) {
 }
 
 // ---- routing and refresh ---------------------------------------------------------------------
+// Each navigation is a generation: a slower answer for an earlier one is dropped, never drawn over
+// the current page. The portfolio refreshes every 5 s, also after a failed refresh.
 let refreshTimer;
+let generation = 0;
 async function route() {
   clearTimeout(refreshTimer);
+  const mine = ++generation;
+  const isCurrent = () => mine === generation;
   const hash = location.hash || '#/';
+  const portfolio = !hash.startsWith('#/account');
   try {
     if (hash.startsWith('#/account/')) {
-      await accountView(decodeURIComponent(hash.slice('#/account/'.length)));
+      await accountView(decodeURIComponent(hash.slice('#/account/'.length)), isCurrent);
     } else if (hash.startsWith('#/accounts')) {
-      await accountsView();
+      await accountsView(isCurrent);
     } else {
-      await portfolioView();
-      refreshTimer = setTimeout(() => { if ((location.hash || '#/') === hash) route(); }, 5000);
+      await portfolioView(isCurrent);
     }
   } catch (e) {
-    view.innerHTML = `<p class="error" id="error">${esc(e.message)}</p>`;
+    if (isCurrent()) view.innerHTML = `<p class="error" id="error">${esc(e.message)}</p>`;
+  } finally {
+    if (portfolio && isCurrent()) refreshTimer = setTimeout(route, 5000);
   }
 }
 window.addEventListener('hashchange', route);
