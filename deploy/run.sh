@@ -3,9 +3,10 @@
 # + dashboard) on http://127.0.0.1:5000, and, unless --no-demo, the simulator; prints the
 # dashboard's address. Ctrl+C stops everything.
 #
-# The demo (default): a node whose clock runs 28,800 times faster (a simulated day every 3 s), with
+# The demo (default): a node whose clock runs 43,200 times faster (a simulated day every 2 s), with
 # throwaway state in .data/demo (wiped at each start) and a model that accepts the simulated month's
-# history; the simulator plays 300 accounts live, 20 % sliding toward churn and 10 % expanding
+# history; the simulator plays 300 accounts live for a simulated year, 20 % sliding toward churn in
+# the first month and 10 % expanding
 # (ground truth in .data/demo/truth.csv, its log in .data/demo/simulator.log). Within a minute the
 # dashboard shows accounts moving between bands and alerts arriving.
 #
@@ -62,10 +63,10 @@ if [[ $demo == 1 ]]; then
   dotnet build src/CsMetrics.Cli -c Release --verbosity quiet -clp:ErrorsOnly
   # The shipped model, with a grace window long enough for the simulated accounts' whole history
   # (they signed up 60 to 300 days before the month starts) and a re-evaluation every 0.05 minutes
-  # of real time (timers keep real time: a day of the demo's clock), so silence shows.
+  # of real time (timers keep real time: 3 s, a day and a half of the demo's clock), so silence shows.
   node -e 'const fs=require("fs"); const m=JSON.parse(fs.readFileSync(process.argv[1])); m.version+="-demo"; m.ingest.graceHours=24*400; m.evaluation.reevaluateMinutes=0.05; fs.writeFileSync(process.argv[2], JSON.stringify(m, null, 2))' \
     src/CsMetrics.Scoring/Defaults/scoring-model.json "$data/model.json"
-  args+=(--CsMetrics:Clock:SpeedUp=28800 "--CsMetrics:Model:Path=$root/$data/model.json" --CsMetrics:Node:ServiceId=csmetricsdemo)
+  args+=(--CsMetrics:Clock:SpeedUp=43200 "--CsMetrics:Model:Path=$root/$data/model.json" --CsMetrics:Node:ServiceId=csmetricsdemo)
 fi
 
 step "start CsMetrics on $url (Ctrl+C stops it)"
@@ -79,9 +80,9 @@ done
 curl -fsS "$url/readyz" >/dev/null || { echo "CsMetrics did not become ready within 2 minutes: $(curl -sS "$url/readyz")" >&2; exit 1; }
 
 if [[ $demo == 1 ]]; then
-  step "simulator: ${CSMETRICS_DEMO_ACCOUNTS:-300} accounts, a simulated day every 3 s (log: $data/simulator.log)"
+  step "simulator: ${CSMETRICS_DEMO_ACCOUNTS:-300} accounts, a simulated day every 2 s for a year (log: $data/simulator.log)"
   dotnet src/CsMetrics.Cli/bin/Release/net10.0/CsMetrics.Cli.dll simulate --live --url "$url" \
-    --accounts "${CSMETRICS_DEMO_ACCOUNTS:-300}" --days 30 --truth "$data/truth.csv" >"$data/simulator.log" 2>&1 &
+    --accounts "${CSMETRICS_DEMO_ACCOUNTS:-300}" --days 365 --truth "$data/truth.csv" >"$data/simulator.log" 2>&1 &
   simulator_pid=$!
 fi
 

@@ -398,7 +398,10 @@ public static class Cli
             }
             return null;
         }
-        if (await SendAll(population.History()) is { } historyFailure)
+        // The history account by account (in time order within each), so an account's whole past
+        // lands in one request and it is scored once on all of it, not flipped on a partial past.
+        var history = population.History().OrderBy(e => e.Account, StringComparer.Ordinal).ThenBy(e => e.Timestamp).ToList();
+        if (await SendAll(history) is { } historyFailure)
         {
             return historyFailure;
         }
