@@ -44,14 +44,17 @@ public sealed partial class PortfolioShardGrain(IPortfolioStores stores, ILogger
 
     public async Task UpdateAsync(PortfolioEntry[] entries)
     {
-        if (entries.Length == 0)
+        // An entry older than the one held is dropped: after an account moved to another silo, the
+        // old silo's outbox may deliver last what the account reported before it moved.
+        var newer = entries.Where(e => !_entries.TryGetValue(e.Account, out var held) || held.UpdatedAt <= e.UpdatedAt).ToArray();
+        if (newer.Length == 0)
         {
             return;
         }
-        var numbered = new PortfolioEntry[entries.Length];
-        for (var i = 0; i < entries.Length; i++)
+        var numbered = new PortfolioEntry[newer.Length];
+        for (var i = 0; i < newer.Length; i++)
         {
-            numbered[i] = entries[i] with { Sequence = _sequence + i + 1 };
+            numbered[i] = newer[i] with { Sequence = _sequence + i + 1 };
         }
         await _store.AppendAsync(numbered);
         _sequence += numbered.Length;

@@ -167,6 +167,23 @@ public class PortfolioTests(ClusterFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task AnOlderEntry_ArrivingLast_DoesNotReplaceANewerOne()
+    {
+        var segment = $"seg-{Guid.NewGuid():N}";
+        var account = $"{segment}-moved";
+        var shard = fixture.Grains.GetGrain<IPortfolioShardGrain>(PortfolioShards.For(account));
+        var newer = new PortfolioEntry(account, 0, "Moved", segment, "cs", 41.5, "red", 100, Now, []);
+        var older = newer with { Score = 88.0, Band = "green", UpdatedAt = Now.AddSeconds(-5) };
+        await shard.UpdateAsync([newer]);
+        await shard.UpdateAsync([older]); // what the silo it left sent before it moved, delivered last
+
+        var held = Assert.Single(await ListAsync(new AccountListQuery(null, segment, null, null, "account", 10, null)));
+        Assert.Equal(("red", 41.5), (held.Band, held.Score));
+        await shard.UpdateAsync([newer with { Score = 39.0, UpdatedAt = Now.AddSeconds(1) }]);
+        Assert.Equal(39.0, Assert.Single(await ListAsync(new AccountListQuery(null, segment, null, null, "account", 10, null))).Score);
+    }
+
     private async Task<PortfolioSummary> SummarizeAsync()
     {
         var parts = await Task.WhenAll(Enumerable.Range(0, PortfolioShards.Count).Select(i => fixture.Grains.GetGrain<IPortfolioShardGrain>(i).SummarizeAsync(Now, Windows)));
