@@ -32,6 +32,27 @@ public static class PortfolioShards
     public const int Count = 16;
 
     public static int For(string account) => (int)(StableHash.Of(account) % Count);
+
+    /// <summary>Asks every shard at once and merges: the first <see cref="AccountListQuery.Limit"/> entries in the query's order, and how many match in all.</summary>
+    public static async Task<PortfolioPage> ListAsync(IGrainFactory grains, AccountListQuery query)
+    {
+        var pages = await Task.WhenAll(Enumerable.Range(0, Count).Select(i => grains.GetGrain<IPortfolioShardGrain>(i).ListAsync(query)));
+        var merged = pages.SelectMany(p => p.Entries).ToList();
+        merged.Sort(AccountOrder.Comparison(query.Sort));
+        return new PortfolioPage([.. merged.Take(query.Limit)], pages.Sum(p => p.Total));
+    }
+
+    /// <summary>Every shard's summary, added up.</summary>
+    public static async Task<PortfolioSummary> SummarizeAsync(IGrainFactory grains, DateTimeOffset now, TimeSpan[] windows)
+    {
+        var parts = await Task.WhenAll(Enumerable.Range(0, Count).Select(i => grains.GetGrain<IPortfolioShardGrain>(i).SummarizeAsync(now, windows)));
+        var total = new PortfolioSummary();
+        foreach (var part in parts)
+        {
+            total.Add(part);
+        }
+        return total;
+    }
 }
 
 /// <summary>What the index knows of one account: enough to filter, sort and sum without asking it.</summary>

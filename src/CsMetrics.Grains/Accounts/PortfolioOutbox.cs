@@ -87,24 +87,9 @@ public sealed partial class PortfolioOutbox(IGrainFactory grains, [FromKeyedServ
         _deliveredUpTo = upTo;
     }
 
-    private async Task SendAsync(int shard, PortfolioEntry[] entries, CancellationToken stoppingToken)
-    {
-        var backoff = TimeSpan.FromMilliseconds(100);
-        while (true)
-        {
-            try
-            {
-                await grains.GetGrain<IPortfolioShardGrain>(shard).UpdateAsync(entries);
-                return;
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogSendFailed(logger, entries.Length, shard, backoff, e);
-                await Task.Delay(backoff, time, stoppingToken);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
-            }
-        }
-    }
+    private Task SendAsync(int shard, PortfolioEntry[] entries, CancellationToken stoppingToken) =>
+        Retry.UntilDoneAsync(() => grains.GetGrain<IPortfolioShardGrain>(shard).UpdateAsync(entries),
+            (backoff, e) => LogSendFailed(logger, entries.Length, shard, backoff, e), time, stoppingToken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not hand {Count} portfolio entries to shard {Shard}; retrying in {Backoff}")]
     private static partial void LogSendFailed(ILogger logger, int count, int shard, TimeSpan backoff, Exception exception);

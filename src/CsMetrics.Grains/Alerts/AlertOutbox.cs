@@ -65,21 +65,7 @@ public sealed partial class AlertOutbox(IGrainFactory grains, [FromKeyedServices
             {
                 batch.Add(notice);
             }
-            var backoff = TimeSpan.FromMilliseconds(100);
-            while (true)
-            {
-                try
-                {
-                    await inbox.SubmitAsync([.. batch]);
-                    break;
-                }
-                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-                {
-                    LogSubmitFailed(logger, batch.Count, backoff, e);
-                    await Task.Delay(backoff, time, stoppingToken);
-                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
-                }
-            }
+            await Retry.UntilDoneAsync(() => inbox.SubmitAsync([.. batch]), (backoff, e) => LogSubmitFailed(logger, batch.Count, backoff, e), time, stoppingToken);
             _tracker.Delivered(batch.Count);
             batch.Clear();
         }

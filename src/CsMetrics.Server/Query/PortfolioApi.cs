@@ -75,25 +75,18 @@ public static class PortfolioApi
         static string? Text(string value) => value.Length > 0 ? value : null;
         var query = new AccountListQuery(bands, Text(q["segment"].ToString()), Text(q["owner"].ToString()), Text(q["q"].ToString()), sort, limit + 1, after);
 
-        var pages = await Task.WhenAll(Enumerable.Range(0, PortfolioShards.Count).Select(i => grains.GetGrain<IPortfolioShardGrain>(i).ListAsync(query)));
-        var merged = pages.SelectMany(p => p.Entries).ToList();
-        merged.Sort(AccountOrder.Comparison(sort));
-        var more = merged.Count > limit;
-        var page = merged.Take(limit).ToArray();
+        var found = await PortfolioShards.ListAsync(grains, query); // one more than asked: is there a next page?
+        var more = found.Entries.Length > limit;
+        var page = found.Entries.Take(limit).ToArray();
         var next = more ? EncodeCursor(AccountOrder.CursorOf(page[^1], sort), sort) : null;
         var items = page.Select(e => new AccountListItem(e.Account, e.Name, e.Segment, e.Owner, e.Score, e.Band, e.Mrr, e.UpdatedAt)).ToArray();
-        return TypedResults.Ok(new AccountListResponse(items, pages.Sum(p => p.Total), next));
+        return TypedResults.Ok(new AccountListResponse(items, found.Total, next));
     }
 
     internal static async Task<IResult> SummarizeAsync(IGrainFactory grains, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time)
     {
         var now = time.GetUtcNow();
-        var parts = await Task.WhenAll(Enumerable.Range(0, PortfolioShards.Count).Select(i => grains.GetGrain<IPortfolioShardGrain>(i).SummarizeAsync(now, Windows)));
-        var total = new PortfolioSummary();
-        foreach (var part in parts)
-        {
-            total.Add(part);
-        }
+        var total = await PortfolioShards.SummarizeAsync(grains, now, Windows);
         var bands = BandNames.ToDictionary(b => b, b => total.Bands.TryGetValue(b, out var t) ? new BandTotalsView(t.Accounts, Math.Round(t.Mrr, 2)) : new BandTotalsView(0, 0));
         var movements = new Dictionary<string, MovementView>(StringComparer.Ordinal);
         for (var w = 0; w < Windows.Length; w++)

@@ -24,13 +24,7 @@ public class PortfolioTests(ClusterFixture fixture)
     private HealthEvent Profile(string segment, string owner, string name) =>
         Events.Make(EventTypes.AccountUpdated, Now.AddDays(-200), new() { ["segment"] = segment, ["csmOwner"] = owner, ["name"] = name }, user: null, actor: Actor.System);
 
-    private async Task<List<PortfolioEntry>> ListAsync(AccountListQuery query)
-    {
-        var pages = await Task.WhenAll(Enumerable.Range(0, PortfolioShards.Count).Select(i => fixture.Grains.GetGrain<IPortfolioShardGrain>(i).ListAsync(query)));
-        var all = pages.SelectMany(p => p.Entries).ToList();
-        all.Sort(AccountOrder.Comparison(query.Sort));
-        return [.. all.Take(query.Limit)];
-    }
+    private async Task<List<PortfolioEntry>> ListAsync(AccountListQuery query) => [.. (await PortfolioShards.ListAsync(fixture.Grains, query)).Entries];
 
     /// <summary>Waits (the outbox sends every 250 ms) until the segment's entries satisfy <paramref name="done"/>.</summary>
     private async Task<List<PortfolioEntry>> WaitForAsync(string segment, Func<List<PortfolioEntry>, bool> done)
@@ -184,14 +178,5 @@ public class PortfolioTests(ClusterFixture fixture)
         Assert.Equal(39.0, Assert.Single(await ListAsync(new AccountListQuery(null, segment, null, null, "account", 10, null))).Score);
     }
 
-    private async Task<PortfolioSummary> SummarizeAsync()
-    {
-        var parts = await Task.WhenAll(Enumerable.Range(0, PortfolioShards.Count).Select(i => fixture.Grains.GetGrain<IPortfolioShardGrain>(i).SummarizeAsync(Now, Windows)));
-        var total = new PortfolioSummary();
-        foreach (var part in parts)
-        {
-            total.Add(part);
-        }
-        return total;
-    }
+    private Task<PortfolioSummary> SummarizeAsync() => PortfolioShards.SummarizeAsync(fixture.Grains, Now, Windows);
 }
