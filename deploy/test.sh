@@ -42,5 +42,11 @@ if [[ -z "$passed" ]]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+# Each failed test with its message, repeated here because a failing test host prints its whole
+# console output after it, and CI keeps only the end of the log.
+if [[ "${failed:-0}" != "0" ]]; then
+  echo "failed tests:"
+  awk '/^failed /{n=14; print; next} n>0 && /^  /{n--; print; next} {n=0}' artifacts/test.log
+fi
 echo "${passed} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 exit "$status"

@@ -9,12 +9,28 @@ namespace CsMetrics.Scoring.Events;
 /// Layout: version byte, count (varint), then per event its fields as length-prefixed UTF-8
 /// strings, the family and actor bytes, the UTC ticks (8 bytes) and the property pairs; from
 /// version 2 the source after the user. Version 1 (written before sources existed) still decodes.
+/// Past <see cref="CompressAbove"/> bytes the encoding is stored as a <see cref="CompressedFrame"/>:
+/// a batch repeats its type and property names, account prefixes and timestamps, so it shrinks
+/// several times, and the log's storage parses, keeps and writes that much less.
+/// Uncompressed entries (written before compression, or small) still decode.
 /// </summary>
 public static class HealthEventCodec
 {
     private const byte Version = 2;
 
+    /// <summary>Encodings of at most this many bytes are stored plain (compressing them saves too little).</summary>
+    public const int CompressAbove = 512;
+
+    /// <summary>A packed entry that decodes past this is corrupt (a log entry holds at most about 1 MB of compressed events).</summary>
+    private const int MaxPlainBytes = 64 * 1024 * 1024;
+
     public static byte[] Encode(IReadOnlyList<HealthEvent> events)
+    {
+        var plain = EncodePlain(events);
+        return plain.Length <= CompressAbove ? plain : CompressedFrame.Pack(plain);
+    }
+
+    internal static byte[] EncodePlain(IReadOnlyList<HealthEvent> events)
     {
         var writer = new ArrayBufferWriter<byte>(events.Count * 96 + 8);
         writer.GetSpan(1)[0] = Version;
@@ -44,6 +60,10 @@ public static class HealthEventCodec
 
     public static List<HealthEvent> Decode(ReadOnlySpan<byte> data)
     {
+        if (CompressedFrame.IsPacked(data))
+        {
+            data = CompressedFrame.Unpack(data, MaxPlainBytes);
+        }
         if (data.IsEmpty || data[0] is not (1 or Version))
         {
             throw new InvalidDataException($"Unknown event encoding version {(data.IsEmpty ? -1 : data[0])}");

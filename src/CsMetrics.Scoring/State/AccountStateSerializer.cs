@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -17,21 +16,10 @@ public static class AccountStateSerializer
     /// <summary>Snapshots of at most this many JSON bytes stay plain (compressing them saves too little).</summary>
     public const int CompressAbove = 512;
 
-    /// <summary>The first byte of a compressed snapshot; JSON starts with '{'.</summary>
-    private const byte BrotliMarker = 0xB1;
-
     public static byte[] Serialize(AccountState state)
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(state, StateJsonContext.Default.AccountState);
-        if (json.Length <= CompressAbove)
-        {
-            return json;
-        }
-        var output = new byte[BrotliEncoder.GetMaxCompressedLength(json.Length) + 1];
-        output[0] = BrotliMarker;
-        return BrotliEncoder.TryCompress(json, output.AsSpan(1), out var written, quality: 1, window: 22) && written + 1 < json.Length
-            ? output[..(written + 1)]
-            : json;
+        return json.Length <= CompressAbove ? json : CompressedFrame.Pack(json);
     }
 
     /// <summary>Reads a snapshot of this or an older schema (older ones are upgraded as they are read).</summary>
@@ -41,7 +29,7 @@ public static class AccountStateSerializer
         {
             return new AccountState();
         }
-        var json = snapshot[0] == BrotliMarker ? Decompress(snapshot[1..]) : snapshot;
+        var json = CompressedFrame.IsPacked(snapshot) ? Decompress(snapshot) : snapshot;
         var state = JsonSerializer.Deserialize(json, StateJsonContext.Default.AccountState)
             ?? throw new JsonException("An account snapshot decoded to null.");
         if (state.SchemaVersion > AccountState.CurrentSchemaVersion)
@@ -52,30 +40,16 @@ public static class AccountStateSerializer
         return state;
     }
 
-    private static byte[] Decompress(ReadOnlySpan<byte> compressed)
+    private static byte[] Decompress(ReadOnlySpan<byte> packed)
     {
-        const int maxBytes = 64 * 1024 * 1024;
-        using var input = new MemoryStream(compressed.ToArray());
-        using var brotli = new BrotliStream(input, CompressionMode.Decompress);
-        using var output = new MemoryStream(compressed.Length * 4);
-        var buffer = new byte[16 * 1024];
         try
         {
-            int read;
-            while ((read = brotli.Read(buffer)) > 0)
-            {
-                output.Write(buffer, 0, read);
-                if (output.Length > maxBytes)
-                {
-                    throw new JsonException($"An account snapshot decompresses to more than {maxBytes} bytes: it is corrupt.");
-                }
-            }
+            return CompressedFrame.Unpack(packed, maxBytes: 64 * 1024 * 1024);
         }
         catch (InvalidDataException e)
         {
-            throw new JsonException("An account snapshot is corrupt: its compressed data does not decode.", e);
+            throw new JsonException($"An account snapshot is corrupt: {e.Message}.", e);
         }
-        return output.ToArray();
     }
 }
 

@@ -74,4 +74,15 @@ public class StateSizeTests
         Assert.Equal(state.EventCount, fromPlain.EventCount);
         Assert.Equal(state.Evaluation.Score, fromPlain.Evaluation.Score);
     }
+
+    [Fact]
+    public void Snapshot_CorruptCompressedData_IsRefusedAsACorruptSnapshot()
+    {
+        var state = new AccountState();
+        AccountEngine.Apply(state, [.. HealthyMonth(Now)], ScoringModel.Default, Now);
+        var snapshot = AccountStateSerializer.Serialize(state);
+        snapshot.AsSpan(8, 64).Fill(0x5A);
+        var error = Assert.Throws<System.Text.Json.JsonException>(() => AccountStateSerializer.Deserialize(snapshot));
+        Assert.StartsWith("An account snapshot is corrupt", error.Message, StringComparison.Ordinal);
+    }
 }

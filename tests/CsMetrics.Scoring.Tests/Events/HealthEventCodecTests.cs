@@ -31,8 +31,56 @@ public class HealthEventCodecTests
     public void Encode_IsCompactComparedWithTheJsonItCameFrom()
     {
         var events = HealthyMonth(Now);
-        var bytes = HealthEventCodec.Encode(events).Length;
+        var bytes = HealthEventCodec.EncodePlain(events).Length;
         Assert.InRange(bytes / (double)events.Count, 20, 90);
+    }
+
+    /// <summary>A batch as a product backend sends it: 500 events over 500 accounts, mixed types, random ids.</summary>
+    private static List<HealthEvent> ProductBatch()
+    {
+        var random = new Random(7);
+        string[] features = ["reports", "dashboards", "alerts", "integrations", "exports"];
+        return [.. Enumerable.Range(0, 500).Select(i =>
+        {
+            var at = Now.AddSeconds(-random.Next(86_400));
+            var e = (i % 3) switch
+            {
+                0 => Login(at, id: Guid.NewGuid().ToString("N")),
+                1 => Feature(at, features[random.Next(features.Length)]) with { Id = Guid.NewGuid().ToString("N") },
+                _ => Workflow(at) with { Id = Guid.NewGuid().ToString("N") },
+            };
+            return e with { Account = $"acct-{random.Next(100_000):D6}", User = $"user-{random.Next(40)}" };
+        })];
+    }
+
+    [Fact]
+    public void Encode_ABatchPastTheThreshold_IsCompressed_AtLeastHalved_AndRoundTrips()
+    {
+        var events = ProductBatch();
+        var plain = HealthEventCodec.EncodePlain(events);
+        var stored = HealthEventCodec.Encode(events);
+        Assert.Equal(CompressedFrame.Marker, stored[0]);
+        Assert.True(stored.Length * 2 < plain.Length, $"{stored.Length} bytes compressed from {plain.Length}");
+        var decoded = HealthEventCodec.Decode(stored);
+        Assert.Equal(events.Select(e => (e.Id, e.Account, e.Type, e.Timestamp, e.User)), decoded.Select(e => (e.Id, e.Account, e.Type, e.Timestamp, e.User)));
+        Assert.Equal(events.Select(e => e.Properties.Count), decoded.Select(e => e.Properties.Count));
+    }
+
+    [Fact]
+    public void Decode_PlainEntries_WrittenBeforeCompression_StillRead_AndSmallOnesStayPlain()
+    {
+        var events = ProductBatch();
+        Assert.Equal(events.Count, HealthEventCodec.Decode(HealthEventCodec.EncodePlain(events)).Count);
+        var small = HealthEventCodec.Encode([Login(Now)]);
+        Assert.NotEqual(CompressedFrame.Marker, small[0]);
+    }
+
+    [Fact]
+    public void Decode_ACorruptCompressedEntry_IsRefused()
+    {
+        var stored = HealthEventCodec.Encode(ProductBatch());
+        stored.AsSpan(10, 200).Fill(0x5A);
+        Assert.Throws<InvalidDataException>(() => HealthEventCodec.Decode(stored));
     }
 
     [Fact]

@@ -45,6 +45,9 @@ public sealed class DashboardFixture : ServerFixture
             throw new InvalidOperationException($"no Chromium at {chromium}: the test command (deploy/test.sh) installs Debian's chromium package; or set CSMETRICS_CHROMIUM");
         }
         Directory.CreateDirectory(Screenshots);
+        // Expectations wait as long as page actions do (Playwright's default is 5 s): a CI machine
+        // busy with other builds may take that long to paint a page or deliver a live alert.
+        Assertions.SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

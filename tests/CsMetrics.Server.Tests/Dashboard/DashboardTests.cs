@@ -17,20 +17,25 @@ public class DashboardTests(DashboardFixture node) : IClassFixture<DashboardFixt
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    /// <summary>Waits until the index agrees with what the accounts say, so pages show settled numbers.</summary>
+    /// <summary>
+    /// Waits until the index holds every account and has stopped changing (two reads a full outbox
+    /// round apart agree on every band), so pages show the numbers the test compares them with.
+    /// </summary>
     private async Task<JsonNode> PortfolioAsync()
     {
-        JsonNode? portfolio = null;
-        for (var i = 0; i < 80; i++)
+        string? previous = null;
+        for (var i = 0; i < 120; i++)
         {
-            (_, portfolio) = await GetAsync(node.Http, "/v1/portfolio");
-            if ((int)portfolio!["accounts"]! == DashboardFixture.Accounts)
+            var (_, portfolio) = await GetAsync(node.Http, "/v1/portfolio");
+            var bands = portfolio!["bands"]!.ToJsonString();
+            if ((int)portfolio["accounts"]! == DashboardFixture.Accounts && bands == previous)
             {
-                break;
+                return portfolio;
             }
-            await Task.Delay(250, Cancel);
+            previous = bands;
+            await Task.Delay(300, Cancel);
         }
-        return portfolio!;
+        throw new TimeoutException("the portfolio index did not settle on the simulated population within 36 s");
     }
 
     [Fact]
