@@ -60,6 +60,7 @@ public class HealthEventCodecTests
         var plain = HealthEventCodec.EncodePlain(events);
         var stored = HealthEventCodec.Encode(events);
         Assert.Equal(CompressedFrame.Marker, stored[0]);
+        TestContext.Current.TestOutputHelper?.WriteLine($"500 events: {plain.Length} bytes plain, {stored.Length} compressed");
         Assert.True(stored.Length * 2 < plain.Length, $"{stored.Length} bytes compressed from {plain.Length}");
         var decoded = HealthEventCodec.Decode(stored);
         Assert.Equal(events.Select(e => (e.Id, e.Account, e.Type, e.Timestamp, e.User)), decoded.Select(e => (e.Id, e.Account, e.Type, e.Timestamp, e.User)));
