@@ -376,10 +376,15 @@ internal static class Scale
             foreach (var (distribution, bodies) in runs)
             {
                 var alertsBefore = await Load.AlertsRaisedAsync(http);
+                var rounds = System.Text.RegularExpressions.Regex.Count(node.Output, "Checkpointed ");
                 var r = await Load.MeasureAsync($"CsMetrics, durable, {distribution}", node, http, "/v1/events", bodies, options);
                 result[$"durable_{distribution}"] = r.ToJson();
                 result[$"durable_{distribution}"]!["alertsRaised"] = await Load.AlertsRaisedAsync(http) - alertsBefore;
-                Console.WriteLine($"    ({result[$"durable_{distribution}"]!["alertsRaised"]} alert changes during the run)");
+                // A truncation round checkpoints every account fed since the last one: whether one
+                // finishes inside the measured run moves the durable figure a lot, so say so.
+                var truncations = System.Text.RegularExpressions.Regex.Matches(node.Output, "Checkpointed [0-9,]+ accounts[^\n]*").Skip(rounds).Select(m => m.Value).ToList();
+                result[$"durable_{distribution}"]!["truncationRounds"] = new JsonArray([.. truncations.Select(t => (JsonNode)t)]);
+                Console.WriteLine($"    ({result[$"durable_{distribution}"]!["alertsRaised"]} alert changes during the run; truncation rounds finished in it: {(truncations.Count == 0 ? "none" : string.Join("; ", truncations))})");
                 uniformRate = distribution == "uniform" ? r.EventsPerSecond : uniformRate;
                 table.Add(new Row(accounts, distribution, "CsMetrics, durable (Azure Table on Azurite)", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds,
                     httpBaseline.TryGetValue(distribution, out var b) ? r.EventsPerSecond / b : null, engine is { } e ? r.EventsPerSecond / e : null));
@@ -406,6 +411,8 @@ internal static class Latency
         using var probeHttp = new HttpClient { BaseAddress = node.Address };
         var samples = new List<double>();
         using var stop = new CancellationTokenSource();
+        var gcBefore = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/gc", UriKind.Relative));
+        var window = Stopwatch.GetTimestamp();
         var load = Load.PostAllAsync(http, "/v1/events", bodies, options.Concurrency, rate, options.Batch);
         var probe = Task.Run(async () =>
         {
@@ -436,17 +443,37 @@ internal static class Latency
         });
         await load;
         await probe;
+        var seconds = Stopwatch.GetElapsedTime(window).TotalSeconds;
+        var gcAfter = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/gc", UriKind.Relative));
+        int Delta(string generation) => (int)gcAfter![generation]! - (int)gcBefore![generation]!;
+        var pauseMs = (double)gcAfter!["totalPauseMs"]! - (double)gcBefore!["totalPauseMs"]!;
         samples.Sort();
         var p50 = Load.Percentile(samples, 0.5);
         var p99 = Load.Percentile(samples, 0.99);
+        var over25 = samples.Count(s => s > 25);
+        var after = gcAfter["generationBytesAfter"]!.AsArray().Select(g => (long)g! / (1 << 20)).ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  event to score visible while ingesting {rate:N0} events/s (half the measured maximum): p50 {p50:F1} ms, p99 {p99:F1} ms over {samples.Count} probes"));
+            $"  event to score visible while ingesting {rate:N0} events/s (half the measured maximum): p50 {p50:F1} ms, p99 {p99:F1} ms, max {samples[^1]:F1} ms over {samples.Count} probes ({over25} over 25 ms)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    collector in those {seconds:F1} s ({gcAfter["latencyMode"]}): {Delta("gen0")} gen0, {Delta("gen1")} gen1, {Delta("gen2")} gen2 collections, paused {pauseMs:N0} ms in all ({pauseMs / 10 / seconds:F1} %), last full blocking pause {(double)gcAfter["lastFullBlockingPauseMs"]!:F0} ms; the last ephemeral one paused {(double)gcAfter["lastEphemeralPauseMs"]!:F0} ms and promoted {(long)gcAfter["lastEphemeralPromotedBytes"]! / (1 << 20)} MB (heap {(long)gcAfter["heapBytes"]! / (1 << 20)} MB; generations after it, MB: {string.Join(" / ", after)})"));
         return new JsonObject
         {
             ["loadEventsPerSecond"] = Math.Round(rate),
             ["probes"] = samples.Count,
             ["p50Ms"] = Math.Round(p50, 2),
             ["p99Ms"] = Math.Round(p99, 2),
+            ["maxMs"] = Math.Round(samples[^1], 2),
+            ["probesOver25Ms"] = over25,
+            ["gc"] = new JsonObject
+            {
+                ["seconds"] = Math.Round(seconds, 1),
+                ["latencyMode"] = (string?)gcAfter["latencyMode"],
+                ["gen0"] = Delta("gen0"),
+                ["gen1"] = Delta("gen1"),
+                ["gen2"] = Delta("gen2"),
+                ["pauseMs"] = Math.Round(pauseMs),
+                ["lastFullBlockingPauseMs"] = Math.Round((double)gcAfter["lastFullBlockingPauseMs"]!),
+            },
         };
     }
 }

@@ -22,6 +22,9 @@ namespace CsMetrics.Server.Bench;
 /// <item><c>POST /v1/bench/grain-calls</c>: the engine alone, from inside the node: the same shape of
 /// batches (one call per account per batch) into counting grains, no HTTP and no JSON.</item>
 /// <item><c>GET /v1/bench/memory</c>: managed heap after a full collection, and the working set.</item>
+/// <item><c>GET /v1/bench/gc</c>: the collector's counters so far (collections per generation, total
+/// pause time, the longest pause of the last blocking full collection, the mode), so the benchmark can
+/// tell how much of a latency tail the collector explains.</item>
 /// </list>
 /// </summary>
 public static class BenchApi
@@ -36,6 +39,7 @@ public static class BenchApi
         bench.MapPost("/noscore", NoScoreAsync);
         bench.MapPost("/grain-calls", GrainCallsAsync);
         bench.MapGet("/memory", Memory);
+        bench.MapGet("/gc", Collector);
         return app;
     }
 
@@ -139,6 +143,26 @@ public static class BenchApi
         using var process = Process.GetCurrentProcess();
         return TypedResults.Ok(new MemoryResponse(heap, process.WorkingSet64));
     }
+
+    internal static Ok<GcResponse> Collector()
+    {
+        var full = GC.GetGCMemoryInfo(GCKind.FullBlocking);
+        var longest = TimeSpan.Zero;
+        foreach (var pause in full.PauseDurations)
+        {
+            longest = pause > longest ? pause : longest;
+        }
+        var ephemeral = GC.GetGCMemoryInfo(GCKind.Ephemeral);
+        var generations = new long[ephemeral.GenerationInfo.Length];
+        for (var g = 0; g < generations.Length; g++)
+        {
+            generations[g] = ephemeral.GenerationInfo[g].SizeAfterBytes;
+        }
+        return TypedResults.Ok(new GcResponse(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+            GC.GetTotalPauseDuration().TotalMilliseconds, longest.TotalMilliseconds,
+            System.Runtime.GCSettings.IsServerGC, System.Runtime.GCSettings.LatencyMode.ToString(),
+            ephemeral.PauseDurations.Length > 0 ? ephemeral.PauseDurations[0].TotalMilliseconds : 0, ephemeral.PromotedBytes, ephemeral.HeapSizeBytes, generations));
+    }
 }
 
 public sealed record NoScoreResponse(int Accepted, int Rejected);
@@ -146,3 +170,6 @@ public sealed record NoScoreResponse(int Accepted, int Rejected);
 public sealed record GrainCallsResponse(int Events, int Calls, double Seconds, double EventsPerSecond);
 
 public sealed record MemoryResponse(long ManagedHeapBytes, long WorkingSetBytes);
+
+public sealed record GcResponse(int Gen0, int Gen1, int Gen2, double TotalPauseMs, double LastFullBlockingPauseMs, bool Server, string LatencyMode,
+    double LastEphemeralPauseMs, long LastEphemeralPromotedBytes, long HeapBytes, long[] GenerationBytesAfter);

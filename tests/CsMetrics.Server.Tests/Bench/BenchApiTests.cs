@@ -7,6 +7,7 @@ public class BenchApiTests(ServerFixture server)
 {
     [Theory]
     [InlineData("GET", "/v1/bench/memory")]
+    [InlineData("GET", "/v1/bench/gc")]
     [InlineData("POST", "/v1/bench/noscore")]
     [InlineData("POST", "/v1/bench/grain-calls")]
     public async Task BenchRoutes_AreNotMappedUnlessABenchmarkTurnsThemOn(string method, string path)
