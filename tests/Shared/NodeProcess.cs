@@ -139,6 +139,19 @@ public sealed class NodeProcess : IAsyncDisposable
         throw new TimeoutException($"The node did not answer {path} within {timeout}:\n{Output}");
     }
 
+    /// <summary>SIGTERM, as a service manager stops a node: a graceful stop. Returns the exit code.</summary>
+    public async Task<int> StopAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await term.WaitForExitAsync(cancellationToken);
+        }
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(timeout);
+        await _process.WaitForExitAsync(bounded.Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGKILL: no shutdown hook runs, nothing is flushed.</summary>
     public void Kill()
     {

@@ -28,4 +28,11 @@ public sealed class DurabilityOptions
 
     /// <summary>Concurrent grain calls while replaying or truncating.</summary>
     public int Parallelism { get; set; } = 64;
+
+    /// <summary>
+    /// On a graceful stop, how long the node may spend checkpointing the accounts it fed since the
+    /// last truncation (so a restart has nothing to replay); what is left stays in the log and is
+    /// replayed at the next start. 0 skips it. The host's shutdown time is this plus 30 s.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

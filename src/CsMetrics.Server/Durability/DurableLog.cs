@@ -26,9 +26,11 @@ public sealed partial class DurableLog : BackgroundService
     private readonly int _partitionBuckets;
     private readonly ILogger<DurableLog> _logger;
     private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _truncating = new(1, 1);
     private LogEpoch _current = new();
     private LogEpoch? _retry;
     private volatile bool _replayed;
+    private volatile bool _draining;
     private volatile string? _storageProblem = "not checked yet";
 
     /// <param name="time">The real clock, never CsMetrics' own (which a demo node runs faster): heartbeats and orphaned logs are judged across nodes.</param>
@@ -169,9 +171,17 @@ public sealed partial class DurableLog : BackgroundService
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 await AdoptOrphansAsync(stoppingToken);
-                if (_time.GetElapsedTime(lastTruncate) >= _options.TruncateInterval)
+                if (_time.GetElapsedTime(lastTruncate) >= _options.TruncateInterval && !_draining)
                 {
-                    await TruncateAsync(stoppingToken);
+                    await _truncating.WaitAsync(stoppingToken);
+                    try
+                    {
+                        await TruncateAsync(stoppingToken);
+                    }
+                    finally
+                    {
+                        _truncating.Release();
+                    }
                     lastTruncate = _time.GetTimestamp();
                 }
             }
@@ -340,6 +350,32 @@ public sealed partial class DurableLog : BackgroundService
         return count;
     }
 
+    /// <summary>
+    /// A graceful stop, while the cluster is still up and after the HTTP server has stopped taking
+    /// requests: one last truncation, so every account fed since the last one checkpoints and a
+    /// restart finds nothing of this node's to replay. If it cannot finish (storage away, or the
+    /// host's shutdown time runs out) the entries stay in the log and the next start replays them,
+    /// exactly as after a crash.
+    /// </summary>
+    public async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        if (EventLog is null || !_replayed)
+        {
+            return;
+        }
+        LogDraining(_logger);
+        _draining = true; // no periodic truncation after this one, while the silo stops
+        await _truncating.WaitAsync(cancellationToken);
+        try
+        {
+            await TruncateAsync(cancellationToken);
+        }
+        finally
+        {
+            _truncating.Release();
+        }
+    }
+
     /// <summary>Seals the current epoch; once its accounts have checkpointed, deletes its entries.</summary>
     internal async Task TruncateAsync(CancellationToken stoppingToken)
     {
@@ -488,6 +524,9 @@ public sealed partial class DurableLog : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not truncate the event log ({Accounts} accounts); will try again: {Reason}")]
     private static partial void LogTruncateFailed(ILogger logger, int accounts, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: checkpointing the accounts fed since the last truncation, so a restart has nothing of this node's to replay")]
+    private static partial void LogDraining(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Checkpointed {Accounts} accounts and deleted the {Entries} log entries they cover in {Seconds:F1} s")]
     private static partial void LogTruncated(ILogger logger, int accounts, int entries, double seconds);

@@ -23,7 +23,10 @@ public static class HostingExtensions
         services.AddOptions<StorageOptions>().Bind(config.GetSection(StorageOptions.Section)).ValidateOnStart();
         services.AddOptions<ModelOptions>().Bind(config.GetSection(ModelOptions.Section)).ValidateOnStart();
         services.AddOptions<IngestOptions>().Bind(config.GetSection(IngestOptions.Section)).ValidateOnStart();
-        services.AddOptions<DurabilityOptions>().Bind(config.GetSection(DurabilityOptions.Section));
+        services.AddOptions<DurabilityOptions>().Bind(config.GetSection(DurabilityOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DurabilityOptions>, DurabilityOptionsValidator>();
+        services.AddOptions<HostOptions>().Configure<IOptions<DurabilityOptions>>((host, durability) =>
+            host.ShutdownTimeout = durability.Value.DrainTimeout + TimeSpan.FromSeconds(30));
         services.AddOptions<AccountGrainOptions>().Bind(config.GetSection(AccountGrainOptions.Section));
         services.AddOptions<AlertOptions>().Bind(config.GetSection(AlertOptions.Section)).ValidateOnStart();
         services.AddOptions<WebhookOptions>().Bind(config.GetSection(WebhookOptions.Section)).ValidateOnStart();
@@ -82,6 +85,9 @@ public static class HostingExtensions
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, Json.ApiJsonContext.Default));
 
         builder.UseOrleans(silo => ConfigureSilo(silo, config));
+        // After the silo's own hosted service, so it stops before the silo does (and after the HTTP
+        // server, which minimal hosting registers last and so stops first).
+        services.AddHostedService<GracefulDrain>();
         return builder;
     }
 

@@ -240,3 +240,41 @@ internal sealed partial class AccessOptionsValidator : IValidateOptions<CsMetric
     [System.Text.RegularExpressions.GeneratedRegex("^sha256:[0-9a-fA-F]{64}$")]
     private static partial System.Text.RegularExpressions.Regex Hash();
 }
+
+internal sealed class DurabilityOptionsValidator : IValidateOptions<Durability.DurabilityOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Durability.DurabilityOptions o)
+    {
+        const string section = Durability.DurabilityOptions.Section;
+        var errors = new List<string>();
+        if (!System.Text.RegularExpressions.Regex.IsMatch(o.LogTableName ?? "", "^[A-Za-z][A-Za-z0-9]{2,62}$"))
+        {
+            errors.Add($"{section}:LogTableName: expected 3 to 63 letters or digits starting with a letter, got \"{o.LogTableName}\"");
+        }
+        if (o.TruncateInterval < TimeSpan.FromSeconds(1) || o.TruncateInterval > TimeSpan.FromDays(1))
+        {
+            errors.Add($"{section}:TruncateInterval: expected 00:00:01 to 1.00:00:00, got {o.TruncateInterval}");
+        }
+        if (o.HeartbeatInterval < TimeSpan.FromMilliseconds(100) || o.HeartbeatInterval > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"{section}:HeartbeatInterval: expected 00:00:00.1 to 00:05:00, got {o.HeartbeatInterval}");
+        }
+        if (o.OrphanAfter < o.HeartbeatInterval * 3)
+        {
+            errors.Add($"{section}:OrphanAfter: expected at least three heartbeat intervals ({o.HeartbeatInterval * 3}), got {o.OrphanAfter}; a slow heartbeat would get a live node's log adopted");
+        }
+        if (o.ReplayWindowEntries is < 1 or > 10_000)
+        {
+            errors.Add($"{section}:ReplayWindowEntries: expected 1 to 10000, got {o.ReplayWindowEntries}");
+        }
+        if (o.Parallelism is < 1 or > 4096)
+        {
+            errors.Add($"{section}:Parallelism: expected 1 to 4096, got {o.Parallelism}");
+        }
+        if (o.DrainTimeout < TimeSpan.Zero || o.DrainTimeout > TimeSpan.FromMinutes(30))
+        {
+            errors.Add($"{section}:DrainTimeout: expected 00:00:00 (off) to 00:30:00, got {o.DrainTimeout}");
+        }
+        return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+}

@@ -89,4 +89,19 @@ public class StartupValidationTests
         Assert.Contains("CsMetrics:Alerts:ClockInterval: expected 00:00:00.1 to 00:10:00, got 00:00:00", messages, StringComparison.Ordinal);
         Assert.Contains("CsMetrics:Webhooks:MaxAttempts: expected 1 to 100, got 0", messages, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void BadDurabilitySettings_NameTheSetting()
+    {
+        var e = StartFails(new()
+        {
+            ["CsMetrics:Storage:Provider"] = "Memory",
+            ["CsMetrics:Durability:TruncateInterval"] = "00:00:00",
+            ["CsMetrics:Durability:OrphanAfter"] = "00:00:05",
+            ["CsMetrics:Durability:DrainTimeout"] = "-00:00:01",
+        });
+        Assert.Contains("CsMetrics:Durability:TruncateInterval: expected 00:00:01 to 1.00:00:00, got 00:00:00", e.Message, StringComparison.Ordinal);
+        Assert.Contains("CsMetrics:Durability:OrphanAfter: expected at least three heartbeat intervals (00:00:15), got 00:00:05", e.Message, StringComparison.Ordinal);
+        Assert.Contains("CsMetrics:Durability:DrainTimeout: expected 00:00:00 (off) to 00:30:00, got -00:00:01", e.Message, StringComparison.Ordinal);
+    }
 }
