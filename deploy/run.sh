@@ -41,14 +41,14 @@ connection=$(bash deploy/azurite.sh start "$data/azurite" "${CSMETRICS_AZURITE_P
 server_pid=
 simulator_pid=
 # Stops in order: the simulator, then the node (gracefully, so it can checkpoint while storage is
-# still there; killed after 30 s), then Azurite (which runs in a session of its own, so Ctrl+C does
+# still there; killed after 90 s, past its own drain and shutdown limits), then Azurite (which runs in a session of its own, so Ctrl+C does
 # not stop it under the node's feet).
 cleanup() {
   set +e
   [[ -n "$simulator_pid" ]] && kill "$simulator_pid" 2>/dev/null
   if [[ -n "$server_pid" ]]; then
     kill "$server_pid" 2>/dev/null
-    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
+    for _ in $(seq 1 180); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$server_pid" 2>/dev/null
   fi
   bash "$root/deploy/azurite.sh" stop "$root/$data/azurite"

@@ -451,9 +451,10 @@ internal static class Latency
         var p50 = Load.Percentile(samples, 0.5);
         var p99 = Load.Percentile(samples, 0.99);
         var over25 = samples.Count(s => s > 25);
+        var max = samples.Count > 0 ? samples[^1] : double.NaN;
         var after = gcAfter["generationBytesAfter"]!.AsArray().Select(g => (long)g! / (1 << 20)).ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  event to score visible while ingesting {rate:N0} events/s (half the measured maximum): p50 {p50:F1} ms, p99 {p99:F1} ms, max {samples[^1]:F1} ms over {samples.Count} probes ({over25} over 25 ms)"));
+            $"  event to score visible while ingesting {rate:N0} events/s (half the measured maximum): p50 {p50:F1} ms, p99 {p99:F1} ms, max {max:F1} ms over {samples.Count} probes ({over25} over 25 ms)"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"    collector in those {seconds:F1} s ({gcAfter["latencyMode"]}): {Delta("gen0")} gen0, {Delta("gen1")} gen1, {Delta("gen2")} gen2 collections, paused {pauseMs:N0} ms in all ({pauseMs / 10 / seconds:F1} %), last full blocking pause {(double)gcAfter["lastFullBlockingPauseMs"]!:F0} ms; the last ephemeral one paused {(double)gcAfter["lastEphemeralPauseMs"]!:F0} ms and promoted {(long)gcAfter["lastEphemeralPromotedBytes"]! / (1 << 20)} MB (heap {(long)gcAfter["heapBytes"]! / (1 << 20)} MB; generations after it, MB: {string.Join(" / ", after)})"));
         return new JsonObject
@@ -462,7 +463,7 @@ internal static class Latency
             ["probes"] = samples.Count,
             ["p50Ms"] = Math.Round(p50, 2),
             ["p99Ms"] = Math.Round(p99, 2),
-            ["maxMs"] = Math.Round(samples[^1], 2),
+            ["maxMs"] = samples.Count > 0 ? Math.Round(max, 2) : null,
             ["probesOver25Ms"] = over25,
             ["gc"] = new JsonObject
             {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -142,15 +143,18 @@ public sealed class NodeProcess : IAsyncDisposable
     /// <summary>SIGTERM, as a service manager stops a node: a graceful stop. Returns the exit code.</summary>
     public async Task<int> StopAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        if (SendSignal(_process.Id, 15) != 0)
         {
-            await term.WaitForExitAsync(cancellationToken);
+            throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
         }
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(timeout);
         await _process.WaitForExitAsync(bounded.Token);
         return _process.ExitCode;
     }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     /// <summary>SIGKILL: no shutdown hook runs, nothing is flushed.</summary>
     public void Kill()

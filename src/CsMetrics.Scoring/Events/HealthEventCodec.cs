@@ -58,6 +58,7 @@ public static class HealthEventCodec
         return writer.WrittenSpan.ToArray();
     }
 
+    /// <summary>The events of an entry; <see cref="InvalidDataException"/> for anything that is not a whole, known encoding.</summary>
     public static List<HealthEvent> Decode(ReadOnlySpan<byte> data)
     {
         if (CompressedFrame.IsPacked(data))
@@ -68,6 +69,19 @@ public static class HealthEventCodec
         {
             throw new InvalidDataException($"Unknown event encoding version {(data.IsEmpty ? -1 : data[0])}");
         }
+        try
+        {
+            return DecodePlain(data);
+        }
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException)
+        {
+            // Brotli has no checksum: damaged data can decompress into a truncated or garbled encoding.
+            throw new InvalidDataException("Truncated or garbled event encoding", e);
+        }
+    }
+
+    private static List<HealthEvent> DecodePlain(ReadOnlySpan<byte> data)
+    {
         var version = data[0];
         var offset = 1;
         var count = (int)ReadVarint(data, ref offset);

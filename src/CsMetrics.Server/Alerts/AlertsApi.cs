@@ -121,11 +121,15 @@ public static class AlertsApi
     /// query for clients that cannot set headers), or only new ones; then live, with a comment every
     /// 15 s to keep proxies from closing an idle stream.
     /// </summary>
-    internal static async Task StreamAsync(HttpContext context, IGrainFactory grains, AlertFeed feed, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time)
+    internal static async Task StreamAsync(HttpContext context, IGrainFactory grains, AlertFeed feed, IHostApplicationLifetime lifetime, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time)
     {
         var request = context.Request;
         var response = context.Response;
-        var cancel = context.RequestAborted;
+        // Ends when the client goes away, or when the node starts to stop: the server waits for open
+        // requests before the event log's last checkpoints run, and a stream would never finish.
+        // A client reconnects (to another node, or this one restarted) and resumes with Last-Event-ID.
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var cancel = ending.Token;
         var inbox = grains.GetGrain<IAlertInboxGrain>(0);
         var resume = request.Headers["Last-Event-ID"].FirstOrDefault() ?? request.Query["lastEventId"].FirstOrDefault();
         long after;
@@ -174,7 +178,7 @@ public static class AlertsApi
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            // The client went away.
+            // The client went away, or the node is stopping.
         }
     }
 

@@ -176,7 +176,10 @@ public sealed partial class DurableLog : BackgroundService
                     await _truncating.WaitAsync(stoppingToken);
                     try
                     {
-                        await TruncateAsync(stoppingToken);
+                        if (!_draining)
+                        {
+                            await TruncateAsync(stoppingToken);
+                        }
                     }
                     finally
                     {
@@ -385,7 +388,7 @@ public sealed partial class DurableLog : BackgroundService
             sealedEpoch = _current;
             _current = new LogEpoch();
         }
-        await sealedEpoch.SealAsync();
+        await sealedEpoch.SealAsync().WaitAsync(stoppingToken);
         LogEpoch? retry;
         lock (_gate)
         {

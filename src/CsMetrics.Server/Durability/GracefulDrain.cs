@@ -29,7 +29,15 @@ internal sealed partial class GracefulDrain(DurableLog log, IOptions<DurabilityO
         {
             LogOutOfTime(logger, timeout.TotalSeconds);
         }
+        catch (Exception e)
+        {
+            // Never fail the stop over it: what did not checkpoint is still in the log.
+            LogFailed(logger, e);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping: the last checkpoints failed; the log keeps what they did not cover and the next start replays it")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping: the last checkpoints did not finish within {Seconds:F0} s (CsMetrics:Durability:DrainTimeout); the log keeps the rest and the next start replays it")]
     private static partial void LogOutOfTime(ILogger logger, double seconds);

@@ -25,8 +25,10 @@ public static class HostingExtensions
         services.AddOptions<IngestOptions>().Bind(config.GetSection(IngestOptions.Section)).ValidateOnStart();
         services.AddOptions<DurabilityOptions>().Bind(config.GetSection(DurabilityOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<DurabilityOptions>, DurabilityOptionsValidator>();
-        services.AddOptions<HostOptions>().Configure<IOptions<DurabilityOptions>>((host, durability) =>
-            host.ShutdownTimeout = durability.Value.DrainTimeout + TimeSpan.FromSeconds(30));
+        // Read from configuration, not the validated options: the host resolves HostOptions while it is
+        // built, before start-up validation reports every bad setting together.
+        var drain = config.GetSection(DurabilityOptions.Section).Get<DurabilityOptions>()?.DrainTimeout ?? TimeSpan.Zero;
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30) + (drain > TimeSpan.Zero && drain <= TimeSpan.FromMinutes(30) ? drain : TimeSpan.Zero));
         services.AddOptions<AccountGrainOptions>().Bind(config.GetSection(AccountGrainOptions.Section));
         services.AddOptions<AlertOptions>().Bind(config.GetSection(AlertOptions.Section)).ValidateOnStart();
         services.AddOptions<WebhookOptions>().Bind(config.GetSection(WebhookOptions.Section)).ValidateOnStart();

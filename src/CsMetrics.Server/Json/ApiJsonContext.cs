@@ -30,4 +30,5 @@ namespace CsMetrics.Server.Json;
 [JsonSerializable(typeof(CsMetrics.Server.Bench.NoScoreResponse))]
 [JsonSerializable(typeof(CsMetrics.Server.Bench.GrainCallsResponse))]
 [JsonSerializable(typeof(CsMetrics.Server.Bench.MemoryResponse))]
+[JsonSerializable(typeof(CsMetrics.Server.Bench.GcResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -39,15 +39,16 @@ public class HealthEventCodecTests
     private static List<HealthEvent> ProductBatch()
     {
         var random = new Random(7);
+        string Id() => $"{random.NextInt64():x16}{random.NextInt64():x16}"; // random like a producer's UUIDs, but the same every run
         string[] features = ["reports", "dashboards", "alerts", "integrations", "exports"];
         return [.. Enumerable.Range(0, 500).Select(i =>
         {
             var at = Now.AddSeconds(-random.Next(86_400));
             var e = (i % 3) switch
             {
-                0 => Login(at, id: Guid.NewGuid().ToString("N")),
-                1 => Feature(at, features[random.Next(features.Length)]) with { Id = Guid.NewGuid().ToString("N") },
-                _ => Workflow(at) with { Id = Guid.NewGuid().ToString("N") },
+                0 => Login(at, id: Id()),
+                1 => Feature(at, features[random.Next(features.Length)]) with { Id = Id() },
+                _ => Workflow(at) with { Id = Id() },
             };
             return e with { Account = $"acct-{random.Next(100_000):D6}", User = $"user-{random.Next(40)}" };
         })];
@@ -82,6 +83,16 @@ public class HealthEventCodecTests
         var stored = HealthEventCodec.Encode(ProductBatch());
         stored.AsSpan(10, 200).Fill(0x5A);
         Assert.Throws<InvalidDataException>(() => HealthEventCodec.Decode(stored));
+    }
+
+    [Theory]
+    [InlineData(0.25)]
+    [InlineData(0.5)]
+    [InlineData(0.99)]
+    public void Decode_ATruncatedEntry_IsRefusedAsInvalidData(double kept)
+    {
+        var plain = HealthEventCodec.EncodePlain(ProductBatch());
+        Assert.Throws<InvalidDataException>(() => HealthEventCodec.Decode(plain.AsSpan(0, (int)(plain.Length * kept))));
     }
 
     [Fact]
