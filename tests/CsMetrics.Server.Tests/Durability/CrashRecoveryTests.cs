@@ -13,6 +13,22 @@ namespace CsMetrics.Server.Tests.Durability;
 public sealed class DurableTests : ICollectionFixture<Azurite>
 {
     public const string Name = "durable";
+
+    /// <summary>A real-process node on the Azurite of the collection, as service <paramref name="serviceId"/>, with these settings on top.</summary>
+    public static Dictionary<string, string> Node(Azurite azurite, string serviceId, params (string Key, string Value)[] settings)
+    {
+        var all = new Dictionary<string, string>
+        {
+            ["CsMetrics:Node:ServiceId"] = serviceId,
+            ["CsMetrics:Storage:Provider"] = "AzureTable",
+            ["CsMetrics:Storage:AzureTable:ConnectionString"] = azurite.ConnectionString,
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+        return all;
+    }
 }
 
 /// <summary>
@@ -26,14 +42,8 @@ public class CrashRecoveryTests(Azurite azurite)
     private const int Batches = 40;
     private const int EventsPerBatch = 250;
 
-    private Dictionary<string, string> Settings(string serviceId, string maxUnsaved, string truncate) => new()
-    {
-        ["CsMetrics:Node:ServiceId"] = serviceId,
-        ["CsMetrics:Storage:Provider"] = "AzureTable",
-        ["CsMetrics:Storage:AzureTable:ConnectionString"] = azurite.ConnectionString,
-        ["CsMetrics:Accounts:MaxUnsavedEvents"] = maxUnsaved,
-        ["CsMetrics:Durability:TruncateInterval"] = truncate,
-    };
+    private Dictionary<string, string> Settings(string serviceId, string maxUnsaved, string truncate) =>
+        DurableTests.Node(azurite, serviceId, ("CsMetrics:Accounts:MaxUnsavedEvents", maxUnsaved), ("CsMetrics:Durability:TruncateInterval", truncate));
 
     private static HealthEvent RandomEvent(Random rng, string id, DateTimeOffset now)
     {

@@ -17,15 +17,9 @@ public class GracefulStopTests(Azurite azurite)
     private const int Accounts = 150;
     private const int Batches = 10;
 
-    private Dictionary<string, string> Settings(string serviceId) => new()
-    {
-        ["CsMetrics:Node:ServiceId"] = serviceId,
-        ["CsMetrics:Storage:Provider"] = "AzureTable",
-        ["CsMetrics:Storage:AzureTable:ConnectionString"] = azurite.ConnectionString,
-        // Nothing checkpoints on its own before the stop: only the stop's drain can.
-        ["CsMetrics:Accounts:MaxUnsavedEvents"] = "1000000",
-        ["CsMetrics:Durability:TruncateInterval"] = "01:00:00",
-    };
+    // Nothing checkpoints on its own before the stop: only the stop's drain can.
+    private Dictionary<string, string> Settings(string serviceId) => DurableTests.Node(azurite, serviceId,
+        ("CsMetrics:Accounts:MaxUnsavedEvents", "1000000"), ("CsMetrics:Durability:TruncateInterval", "01:00:00"));
 
     [Fact]
     public async Task Sigterm_CheckpointsEveryAccountFed_SoARestartHasNothingToReplay()

@@ -10,17 +10,12 @@ namespace CsMetrics.Server.Tests.Durability;
 [Collection(DurableTests.Name)]
 public class OrphanLogTests(Azurite azurite)
 {
-    private Dictionary<string, string> Settings(string serviceId, string clusterId) => new()
-    {
-        ["CsMetrics:Node:ServiceId"] = serviceId,
-        ["CsMetrics:Node:ClusterId"] = clusterId,
-        ["CsMetrics:Storage:Provider"] = "AzureTable",
-        ["CsMetrics:Storage:AzureTable:ConnectionString"] = azurite.ConnectionString,
+    private Dictionary<string, string> Settings(string serviceId, string clusterId) => DurableTests.Node(azurite, serviceId,
+        ("CsMetrics:Node:ClusterId", clusterId),
         // Nothing is saved or truncated before the crash: the events live only in the dead node's log.
-        ["CsMetrics:Durability:TruncateInterval"] = "01:00:00",
-        ["CsMetrics:Durability:HeartbeatInterval"] = "00:00:01",
-        ["CsMetrics:Durability:OrphanAfter"] = "00:00:08",
-    };
+        ("CsMetrics:Durability:TruncateInterval", "01:00:00"),
+        ("CsMetrics:Durability:HeartbeatInterval", "00:00:01"),
+        ("CsMetrics:Durability:OrphanAfter", "00:00:08"));
 
     [Fact]
     public async Task DeadNodesLog_IsReplayedByTheNodeThatKeepsRunning()
