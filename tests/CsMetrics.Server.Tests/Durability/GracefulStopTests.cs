@@ -46,6 +46,7 @@ public class GracefulStopTests(Azurite azurite)
             Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
             var stopping = System.Diagnostics.Stopwatch.StartNew();
             Assert.Equal(0, await node.StopAsync(TimeSpan.FromSeconds(90), ct));
+            TestContext.Current.TestOutputHelper?.WriteLine($"graceful stop: {stopping.Elapsed.TotalSeconds:F1} s");
             Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(25), $"the stop took {stopping.Elapsed}; an open stream held the server past the drain's time");
         }
         finally
