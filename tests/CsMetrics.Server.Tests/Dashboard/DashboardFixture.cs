@@ -21,6 +21,12 @@ public sealed class DashboardFixture : ServerFixture
 
     public IBrowser Browser { get; private set; } = null!;
 
+    /// <summary>
+    /// Accounts a test created beyond the population (the live-feed test's), counted so the
+    /// others, in whatever order xunit runs them, know how many the portfolio should hold.
+    /// </summary>
+    public int AddedAccounts { get; set; }
+
     public Population Population { get; } = new(Accounts, churnShare: 0.25, expandShare: 0.1, new DateTimeOffset(Now.UtcDateTime.Date.AddDays(-30), TimeSpan.Zero), seed: 5);
 
     public string BaseAddress => Http.BaseAddress!.ToString().TrimEnd('/');
