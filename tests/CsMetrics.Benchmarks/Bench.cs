@@ -12,7 +12,17 @@ namespace CsMetrics.Benchmarks;
 public sealed class BenchOptions
 {
     public string Accounts { get; set; } = "100000";
-    public int Events { get; set; } = 600_000;
+    /// <summary>Events generated for each measured run (and for the steady-state warm-up); a run stops at <see cref="RunSeconds"/> if they last longer.</summary>
+    public int Events { get; set; } = 2_000_000;
+    /// <summary>A measured run sends for at most this long; the figures cover what it sent.</summary>
+    public int RunSeconds { get; set; } = 15;
+    /// <summary>
+    /// Before the first measured run of each pipeline, load it this long (events of their own): on two
+    /// cores the JIT takes several seconds under load to finish tiering the hot path, and a run that
+    /// starts before then measures the ramp (the HTTP baseline went 102k, 147k, 214k, 282k events/s
+    /// over its first four seconds, then held ~270k).
+    /// </summary>
+    public int WarmupSeconds { get; set; } = 10;
     public int Batch { get; set; } = 500;
     public int Concurrency { get; set; } = 8;
     public string Distributions { get; set; } = "uniform,zipf";
@@ -48,6 +58,8 @@ public sealed class BenchOptions
             {
                 case "--accounts": o.Accounts = value; break;
                 case "--events": o.Events = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--run-seconds": o.RunSeconds = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--warmup-seconds": o.WarmupSeconds = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--batch": o.Batch = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--concurrency": o.Concurrency = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--distributions": o.Distributions = value; break;
@@ -56,7 +68,7 @@ public sealed class BenchOptions
                 case "--out": o.Out = value; break;
                 case "--phases": o.Phases = value; break;
                 case "--truncate-interval": o.TruncateInterval = value; break;
-                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --batch, --concurrency, --distributions, --recovery-accounts, --activation-seconds, --phases, --truncate-interval, --out)");
+                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --run-seconds, --warmup-seconds, --batch, --concurrency, --distributions, --recovery-accounts, --activation-seconds, --phases, --truncate-interval, --out)");
             }
         }
         if (args.Length % 2 != 0)
@@ -114,7 +126,8 @@ internal static class Node
 public sealed record Row(int Accounts, string Distribution, string Pipeline, double EventsPerSecond, double P50, double P99,
     double CpuMicrosPerEvent, double GeneratorCpuSeconds, double? VsHttpBaseline, double? VsEngineBaseline);
 
-public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed)
+/// <param name="PerSecond">Events answered in each whole second of the run, in order: shows a ramp or a stall the average hides.</param>
+public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed, int[] PerSecond)
 {
     public double EventsPerSecond => Events / Seconds;
 
@@ -129,6 +142,7 @@ public sealed record RunResult(string Name, int Events, double Seconds, double P
         ["nodeCpuMicrosPerEvent"] = Math.Round(NodeCpuMicrosPerEvent, 2),
         ["loadGeneratorCpuSeconds"] = Math.Round(GeneratorCpuSeconds, 2),
         ["failedRequests"] = Failed,
+        ["eventsPerWholeSecond"] = new JsonArray([.. PerSecond.Select(n => (JsonNode)n)]),
     };
 }
 
@@ -216,24 +230,33 @@ internal static class Load
     /// <param name="limit">Stop sending new bodies after this long; the figures cover the bodies sent.</param>
     public static async Task<RunResult> MeasureAsync(string name, NodeProcess node, HttpClient http, string path, List<byte[]> bodies, BenchOptions options, TimeSpan? limit = null)
     {
+        limit ??= TimeSpan.FromSeconds(options.RunSeconds);
         var cpuBefore = node.TotalProcessorTime;
         var myCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
-        var (latencies, failed) = await PostAllAsync(http, path, bodies, options.Concurrency, limit: limit);
+        var (latencies, failed, answered) = await PostAllAsync(http, path, bodies, options.Concurrency, limit: limit);
         var seconds = clock.Elapsed.TotalSeconds;
         var nodeCpu = (node.TotalProcessorTime - cpuBefore).TotalSeconds;
         var myCpu = (Process.GetCurrentProcess().TotalProcessorTime - myCpuBefore).TotalSeconds;
         latencies.Sort();
         var events = latencies.Count * options.Batch;
-        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed);
+        var perSecond = new int[(int)seconds];
+        foreach (var at in answered.Where(a => a < perSecond.Length))
+        {
+            perSecond[(int)at] += options.Batch;
+        }
+        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed, perSecond);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {name}: {result.EventsPerSecond:N0} events/s, p50 {result.P50:F1} ms, p99 {result.P99:F1} ms, {result.NodeCpuMicrosPerEvent:F1} µs node CPU/event, {failed} failed requests"));
+        Console.WriteLine($"    events answered in each whole second: {string.Join(' ', perSecond.Select(n => $"{n / 1000.0:F0}k"))}");
         return result;
     }
 
-    public static async Task<(List<double> Latencies, int Failed)> PostAllAsync(HttpClient http, string path, List<byte[]> bodies, int concurrency, double? eventsPerSecond = null, int batch = 500, TimeSpan? limit = null)
+    /// <returns>Each request's latency (ms), how many failed, and when each was answered (seconds since the first was sent).</returns>
+    public static async Task<(List<double> Latencies, int Failed, List<double> Answered)> PostAllAsync(HttpClient http, string path, List<byte[]> bodies, int concurrency, double? eventsPerSecond = null, int batch = 500, TimeSpan? limit = null)
     {
         var latencies = new List<double>(bodies.Count);
+        var answered = new List<double>(bodies.Count);
         var failed = 0;
         var next = -1;
         var started = Stopwatch.GetTimestamp();
@@ -264,6 +287,7 @@ internal static class Load
                 lock (latencies)
                 {
                     latencies.Add(ms);
+                    answered.Add(Stopwatch.GetElapsedTime(started).TotalSeconds);
                     if (response.StatusCode != HttpStatusCode.OK)
                     {
                         failed++;
@@ -272,7 +296,7 @@ internal static class Load
             }
         });
         await Task.WhenAll(workers);
-        return (latencies, failed);
+        return (latencies, failed, answered);
     }
 
     /// <summary>
@@ -301,6 +325,9 @@ internal static class Scale
         // the node's code is fully compiled (tiered JIT) before anything is measured.
         var warmup = Load.Bodies("warm", Math.Max(accounts, 100_000), accounts, options.Batch, seed: 2, everyAccount: true);
         var runs = options.DistributionNames.ToDictionary(d => d, d => Load.Bodies($"run-{d}", options.Events, accounts, options.Batch, seed: 1, distribution: d));
+        var steady = options.WarmupSeconds > 0 ? Load.Bodies("steady", options.Events, accounts, options.Batch, seed: 3) : [];
+        Task SteadyAsync(NodeProcess node, HttpClient http, string path) => steady.Count == 0 ? Task.CompletedTask : Load.MeasureAsync(
+            $"warm-up to steady state ({options.WarmupSeconds} s of uniform load, not measured)", node, http, path, steady, options, TimeSpan.FromSeconds(options.WarmupSeconds));
         var result = new JsonObject { ["accounts"] = accounts };
         double? engine = null;
         var httpBaseline = new Dictionary<string, double>();
@@ -328,6 +355,7 @@ internal static class Scale
                 table.Add(new Row(accounts, "uniform", "engine baseline: counting grains, no HTTP", engine.Value, 0, 0, 0, 0, null, 1));
 
                 await Load.PostAllAsync(http, "/v1/bench/noscore", warmup, options.Concurrency);
+                await SteadyAsync(node, http, "/v1/bench/noscore");
                 foreach (var (distribution, bodies) in runs)
                 {
                     var r = await Load.MeasureAsync($"HTTP baseline, {distribution} (no scoring, no dedup, no storage)", node, http, "/v1/bench/noscore", bodies, options);
@@ -338,8 +366,9 @@ internal static class Scale
             }
             if (options.Runs("off"))
             {
-                var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options);
+                var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options, TimeSpan.MaxValue);
                 result["offActivation"] = warm.ToJson();
+                await SteadyAsync(node, http, "/v1/events");
                 double uniformRate = 0;
                 foreach (var (distribution, bodies) in runs)
                 {
@@ -364,7 +393,7 @@ internal static class Scale
             await using var node = await NodeProcess.StartAsync(Node.Durable(azurite, $"bench{Guid.NewGuid():N}"[..20], options));
             using var http = Load.Client(node, options.Concurrency);
             var idle = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/memory", UriKind.Relative));
-            var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options);
+            var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options, TimeSpan.MaxValue);
             result["durableActivation"] = warm.ToJson();
             var memory = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/memory", UriKind.Relative));
             // Per live account: what the node holds beyond an idle node (a full collection before each reading).
@@ -380,6 +409,7 @@ internal static class Scale
             };
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  memory per live account ({accounts:N0} accounts, beyond an idle node): managed heap {heap / accounts:N0} B, working set {workingSet / accounts:N0} B"));
+            await SteadyAsync(node, http, "/v1/events");
             double uniformRate = 0;
             foreach (var (distribution, bodies) in runs)
             {
@@ -525,7 +555,7 @@ internal static class Recovery
         var node = await NodeProcess.StartAsync(settings);
         using (var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(5) })
         {
-            var (_, failed) = await Load.PostAllAsync(http, "/v1/events", bodies, options.Concurrency);
+            var (_, failed, _) = await Load.PostAllAsync(http, "/v1/events", bodies, options.Concurrency);
             if (failed > 0)
             {
                 Console.WriteLine($"recovery: {failed} requests failed while loading");
@@ -557,10 +587,10 @@ internal static class Recovery
         await cold.WaitAsync("/readyz", TimeSpan.FromMinutes(15));
         using var coldHttp = Load.Client(cold, options.Concurrency);
         var touch = Load.Bodies("touch", accounts, accounts, options.Batch, seed: 4, everyAccount: true);
-        var limit = options.ActivationSeconds > 0 ? TimeSpan.FromSeconds(options.ActivationSeconds) : (TimeSpan?)null;
+        TimeSpan? limit = options.ActivationSeconds > 0 ? TimeSpan.FromSeconds(options.ActivationSeconds) : null;
         var activation = await Load.MeasureAsync(
             $"activation from checkpoints (one event each to {accounts:N0} checkpointed accounts{(limit is null ? "" : $", sending for at most {options.ActivationSeconds} s")})",
-            cold, coldHttp, "/v1/events", touch, options, limit);
+            cold, coldHttp, "/v1/events", touch, options, limit ?? TimeSpan.MaxValue);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    {activation.Events:N0} accounts activated in {activation.Seconds:F1} s"));
         return new JsonObject
         {
