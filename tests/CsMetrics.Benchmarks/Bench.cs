@@ -23,6 +23,11 @@ public sealed class BenchOptions
     /// over its first four seconds, then held ~270k).
     /// </summary>
     public int WarmupSeconds { get; set; } = 10;
+    /// <summary>
+    /// DOTNET_GCgen0size of the nodes, as deploy/run.sh sets it (empty: the runtime's own budget).
+    /// Keep the two in step.
+    /// </summary>
+    public string Gen0Size { get; set; } = "0x30000000";
     public int Batch { get; set; } = 500;
     public int Concurrency { get; set; } = 8;
     public string Distributions { get; set; } = "uniform,zipf";
@@ -58,6 +63,7 @@ public sealed class BenchOptions
             {
                 case "--accounts": o.Accounts = value; break;
                 case "--events": o.Events = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--gen0-size": o.Gen0Size = value; break;
                 case "--run-seconds": o.RunSeconds = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--warmup-seconds": o.WarmupSeconds = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--batch": o.Batch = int.Parse(value, CultureInfo.InvariantCulture); break;
@@ -68,7 +74,7 @@ public sealed class BenchOptions
                 case "--out": o.Out = value; break;
                 case "--phases": o.Phases = value; break;
                 case "--truncate-interval": o.TruncateInterval = value; break;
-                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --run-seconds, --warmup-seconds, --batch, --concurrency, --distributions, --recovery-accounts, --activation-seconds, --phases, --truncate-interval, --out)");
+                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --run-seconds, --warmup-seconds, --gen0-size, --batch, --concurrency, --distributions, --recovery-accounts, --activation-seconds, --phases, --truncate-interval, --out)");
             }
         }
         if (args.Length % 2 != 0)
@@ -97,6 +103,10 @@ internal static class Machine
 
 internal static class Node
 {
+    /// <summary>The runtime settings the benchmark's nodes run with (the collector's gen0 budget, as in deploy/run.sh).</summary>
+    public static Dictionary<string, string> Environment(BenchOptions options) =>
+        options.Gen0Size.Length > 0 ? new() { ["DOTNET_GCgen0size"] = options.Gen0Size } : [];
+
     /// <summary>Storage off: the Memory provider, so no event log and no checkpoint write; the benchmark endpoints on.</summary>
     public static Dictionary<string, string> Memory() => new()
     {
@@ -335,7 +345,7 @@ internal static class Scale
         if (options.Runs("baseline") || options.Runs("off"))
         {
             Console.WriteLine("storage-off node (Memory provider): starting ...");
-            await using var node = await NodeProcess.StartAsync(Node.Memory());
+            await using var node = await NodeProcess.StartAsync(Node.Memory(), environment: Node.Environment(options));
             using var http = Load.Client(node, options.Concurrency);
             if (options.Runs("baseline"))
             {
@@ -390,7 +400,7 @@ internal static class Scale
         if (options.Runs("durable"))
         {
             Console.WriteLine("durable node (Azure Table on Azurite): starting ...");
-            await using var node = await NodeProcess.StartAsync(Node.Durable(azurite, $"bench{Guid.NewGuid():N}"[..20], options));
+            await using var node = await NodeProcess.StartAsync(Node.Durable(azurite, $"bench{Guid.NewGuid():N}"[..20], options), environment: Node.Environment(options));
             using var http = Load.Client(node, options.Concurrency);
             var idle = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/memory", UriKind.Relative));
             var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options, TimeSpan.MaxValue);
@@ -552,7 +562,7 @@ internal static class Recovery
         }
 
         Console.WriteLine($"recovery: loading {accounts:N0} accounts ({accounts * 2:N0} events) ...");
-        var node = await NodeProcess.StartAsync(settings);
+        var node = await NodeProcess.StartAsync(settings, environment: Node.Environment(options));
         using (var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(5) })
         {
             var (_, failed, _) = await Load.PostAllAsync(http, "/v1/events", bodies, options.Concurrency);
@@ -567,7 +577,7 @@ internal static class Recovery
 
         Console.WriteLine("recovery: killed with SIGKILL; restarting ...");
         var clock = Stopwatch.StartNew();
-        await using var restarted = await NodeProcess.StartAsync(settings, waitReady: false);
+        await using var restarted = await NodeProcess.StartAsync(settings, waitReady: false, environment: Node.Environment(options));
         await restarted.WaitAsync("/readyz", TimeSpan.FromMinutes(15));
         var seconds = clock.Elapsed.TotalSeconds;
         var probe = await restarted.Http.GetStringAsync(new Uri($"/v1/accounts/acct-{accounts - 1}", UriKind.Relative));
@@ -583,7 +593,7 @@ internal static class Recovery
             await Task.Delay(200);
         }
         restarted.Kill();
-        await using var cold = await NodeProcess.StartAsync(settings, waitReady: false);
+        await using var cold = await NodeProcess.StartAsync(settings, waitReady: false, environment: Node.Environment(options));
         await cold.WaitAsync("/readyz", TimeSpan.FromMinutes(15));
         using var coldHttp = Load.Client(cold, options.Concurrency);
         var touch = Load.Bodies("touch", accounts, accounts, options.Batch, seed: 4, everyAccount: true);

@@ -67,7 +67,9 @@ public sealed class NodeProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a node with the given settings (as --key=value) on free ports and waits until it answers /healthz.</summary>
-    public static async Task<NodeProcess> StartAsync(IReadOnlyDictionary<string, string> settings, bool waitReady = true, CancellationToken cancellationToken = default)
+    /// <param name="environment">Variables for the node's process beyond this one's (the runtime's, such as <c>DOTNET_GCgen0size</c>).</param>
+    public static async Task<NodeProcess> StartAsync(IReadOnlyDictionary<string, string> settings, bool waitReady = true,
+        IReadOnlyDictionary<string, string>? environment = null, CancellationToken cancellationToken = default)
     {
         var port = FreePort();
         var address = new Uri($"http://127.0.0.1:{port}");
@@ -78,6 +80,10 @@ public sealed class NodeProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
         start.ArgumentList.Add(Path.Combine(ServerDirectory, "CsMetrics.Server.dll"));
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add(address.ToString().TrimEnd('/'));
