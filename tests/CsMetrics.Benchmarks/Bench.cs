@@ -37,7 +37,7 @@ public sealed class BenchOptions
     /// account is touched) and reports the rate so far: on Azurite it is the slowest phase by far,
     /// and the rate is steady long before the end.
     /// </summary>
-    public int ActivationSeconds { get; set; } = 180;
+    public int ActivationSeconds { get; set; } = 120;
     public string Out { get; set; } = "artifacts/bench.json";
     /// <summary>CsMetrics:Durability:TruncateInterval of the durable node (empty: the node's default).</summary>
     public string TruncateInterval { get; set; } = "";
