@@ -331,8 +331,8 @@ internal static class Scale
     public static async Task<JsonObject> RunAsync(int accounts, string azurite, BenchOptions options, List<Row> table)
     {
         Console.WriteLine($"== {accounts:N0} accounts: generating {options.Events:N0} events per run in {options.Batch}-event batches ...");
-        // Every account gets events (the first activates it), and at least 100,000 events go through so
-        // the node's code is fully compiled (tiered JIT) before anything is measured.
+        // Every account gets an event (the first activates it); then the steady-state warm-up loads each
+        // pipeline for --warmup-seconds so the JIT has finished tiering before anything is measured.
         var warmup = Load.Bodies("warm", Math.Max(accounts, 100_000), accounts, options.Batch, seed: 2, everyAccount: true);
         var runs = options.DistributionNames.ToDictionary(d => d, d => Load.Bodies($"run-{d}", options.Events, accounts, options.Batch, seed: 1, distribution: d));
         var steady = options.WarmupSeconds > 0 ? Load.Bodies("steady", options.Events, accounts, options.Batch, seed: 3) : [];
