@@ -73,7 +73,7 @@ fi
 # setting from the environment only). Every event writes into an old account, so each ephemeral
 # collection scans most of the account state; fewer, larger ones cost much less in all. Measured
 # with the benchmark (which sets the same, --gen0-size): storage-off ingest +16 %, event to score
-# visible p99 40-47 ms instead of 199-236 ms, for up to 768 MB more memory per node. Set
+# visible p99 41-47 ms instead of 199-236 ms, for up to 768 MB more memory per node. Set
 # DOTNET_GCgen0size yourself to change it, or to 0 for the runtime's own budget.
 export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x30000000}"
 step "start CsMetrics on $url (Ctrl+C stops it)"

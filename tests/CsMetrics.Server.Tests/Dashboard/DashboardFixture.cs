@@ -27,6 +27,9 @@ public sealed class DashboardFixture : ServerFixture
     /// </summary>
     public int AddedAccounts { get; set; }
 
+    /// <summary>How many accounts the portfolio should hold now.</summary>
+    public int PortfolioAccounts => Accounts + AddedAccounts;
+
     public Population Population { get; } = new(Accounts, churnShare: 0.25, expandShare: 0.1, new DateTimeOffset(Now.UtcDateTime.Date.AddDays(-30), TimeSpan.Zero), seed: 5);
 
     public string BaseAddress => Http.BaseAddress!.ToString().TrimEnd('/');

@@ -32,7 +32,7 @@ public class DashboardTests(DashboardFixture node) : IClassFixture<DashboardFixt
             var (_, portfolio) = await GetAsync(node.Http, "/v1/portfolio");
             var bands = portfolio!["bands"]!.ToJsonString();
             reads.Add($"{started.Elapsed.TotalSeconds:0.0}s accounts={portfolio["accounts"]} {bands}");
-            if ((int)portfolio["accounts"]! == DashboardFixture.Accounts + node.AddedAccounts && bands == previous)
+            if ((int)portfolio["accounts"]! == node.PortfolioAccounts && bands == previous)
             {
                 TestContext.Current.TestOutputHelper?.WriteLine($"the portfolio index settled after {started.Elapsed.TotalSeconds:0.0} s");
                 return portfolio;
@@ -40,7 +40,7 @@ public class DashboardTests(DashboardFixture node) : IClassFixture<DashboardFixt
             previous = bands;
             await Task.Delay(300, Cancel);
         }
-        throw new TimeoutException($"the portfolio index did not settle on {DashboardFixture.Accounts + node.AddedAccounts} accounts within 36 s; first and last reads:\n{string.Join('\n', reads.Take(3).Concat(reads.TakeLast(5)))}");
+        throw new TimeoutException($"the portfolio index did not settle on {node.PortfolioAccounts} accounts within 36 s; first and last reads:\n{string.Join('\n', reads.Take(3).Concat(reads.TakeLast(5)))}");
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public class DashboardTests(DashboardFixture node) : IClassFixture<DashboardFixt
         await PortfolioAsync();
         var page = await node.NewPageAsync(_errors);
         await page.GotoAsync("/#/accounts?limit=10");
-        await Assertions.Expect(page.Locator("#match-count")).ToHaveTextAsync($"{DashboardFixture.Accounts + node.AddedAccounts} matching");
+        await Assertions.Expect(page.Locator("#match-count")).ToHaveTextAsync($"{node.PortfolioAccounts} matching");
 
         async Task<double[]> Scores() => (await page.Locator("#accounts tbody [data-score]").AllTextContentsAsync()).Select(double.Parse).ToArray();
         var ascending = await Scores();
