@@ -50,7 +50,8 @@ start() {
     extra=(--inMemoryPersistence)
   fi
   # A session of its own: a Ctrl+C meant for the node in front does not stop storage under it.
-  setsid nohup "$bin" --silent --tableHost 127.0.0.1 --tablePort "$port" --skipApiVersionCheck --loose "${extra[@]}" \
+  # No telemetry: it sends usage data out, and on stop it waits ~20 s to flush it.
+  setsid nohup "$bin" --silent --disableTelemetry --tableHost 127.0.0.1 --tablePort "$port" --skipApiVersionCheck --loose "${extra[@]}" \
     >"$dir/azurite.log" 2>&1 &
   echo $! >"$dir/azurite.pid"
   echo "$port" >"$dir/azurite.port"
@@ -76,8 +77,10 @@ stop() {
   if [[ -f "$dir/azurite.pid" ]]; then
     local pid
     pid=$(cat "$dir/azurite.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # SIGINT, not SIGTERM: only on SIGINT does Azurite save its database before it exits; on
+    # SIGTERM it dies at once and loses what it took since its last save (every 5 s).
+    kill -INT "$pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$dir/azurite.pid"
   fi

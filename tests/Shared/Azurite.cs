@@ -54,13 +54,35 @@ public sealed partial class Azurite
         }
     }
 
+    /// <summary>An Azurite of the caller's own, never the shared one, so a test can stop it and start it again.</summary>
+    public static async Task<Azurite> StartOwnAsync()
+    {
+        var azurite = new Azurite { _ownDirectory = Path.Combine(Path.GetTempPath(), $"csmetrics-azurite-{Guid.NewGuid():N}") };
+        azurite.ConnectionString = (await Script("start", azurite._ownDirectory)).Trim();
+        return azurite;
+    }
+
+    /// <summary>Stops an Azurite started here; its data stays in its folder.</summary>
+    public Task StopAsync() => Script("stop", Own);
+
+    /// <summary>Starts a stopped Azurite again on the same port with the same data.</summary>
+    public async Task StartAgainAsync()
+    {
+        var port = (await File.ReadAllTextAsync(Path.Combine(Own, "azurite.port"))).Trim();
+        await Script("start", Own, port);
+    }
+
+    private string Own => _ownDirectory ?? throw new InvalidOperationException("This Azurite was not started here");
+
     /// <summary>A connection string whose endpoint nothing listens on, for failure tests.</summary>
     public static string Unreachable(int port) =>
         $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;";
 
-    private static async Task<string> Script(string verb, string directory)
+    private static async Task<string> Script(string verb, string directory, string? port = null)
     {
-        var start = new ProcessStartInfo("bash", [Path.Combine(RepositoryRoot, "deploy", "azurite.sh"), verb, directory])
+        var start = new ProcessStartInfo("bash", port is null
+            ? [Path.Combine(RepositoryRoot, "deploy", "azurite.sh"), verb, directory]
+            : [Path.Combine(RepositoryRoot, "deploy", "azurite.sh"), verb, directory, port])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -39,9 +39,10 @@ public interface IAccountGrain : IGrainWithStringKey
     /// <summary>
     /// Writes the account's checkpoint if it has unsaved changes, and returns the activation's
     /// incarnation: a caller that delivered events to another incarnation must deliver them again
-    /// (they may have been lost with it) before it may forget them.
+    /// (they may have been lost with it) before it may forget them. Interleaves: while the write
+    /// waits on storage, the account keeps taking events and answering reads.
     /// </summary>
-    [Alias("FlushAsync")]
+    [Alias("FlushAsync"), Orleans.Concurrency.AlwaysInterleave]
     Task<Guid> FlushAsync();
 }
 

@@ -39,7 +39,11 @@ public sealed partial class AccountGrain(
     private readonly Guid _incarnation = Guid.NewGuid();
     private AccountState _state = new();
     private int _unsaved;
-    private bool _dirty;
+    // Changes worth a checkpoint bump _version; _savedVersion is the version the last written checkpoint holds.
+    private long _version;
+    private long _savedVersion;
+    private Task? _writing;
+    private DateTimeOffset _retryCheckpointAt;
     private int _portfolioHash;
     private long _alertTicket;
     private long _portfolioTicket;
@@ -64,7 +68,7 @@ public sealed partial class AccountGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         schedule.Remove(_state.Account);
-        if (_dirty)
+        if (Dirty)
         {
             try
             {
@@ -78,18 +82,19 @@ public sealed partial class AccountGrain(
         }
     }
 
-    public async Task<AccountIngestResult> IngestAsync(EventBatch batch)
+    public Task<AccountIngestResult> IngestAsync(EventBatch batch)
     {
         var now = time.GetUtcNow();
         RecordSources(batch.Events, now);
         var result = AccountEngine.Apply(_state, batch.Events, model, now);
         AfterChange(result, result.Applied + result.Late, now);
-        if (_unsaved >= options.Value.MaxUnsavedEvents)
+        if (_unsaved >= options.Value.MaxUnsavedEvents && _writing is null && now >= _retryCheckpointAt)
         {
-            await CheckpointAsync();
+            // Write-behind: the events are in the log already, so this answer does not wait for the write.
+            _ = CheckpointInBackgroundAsync();
         }
         var move = result.Change is { } c ? new ScoreMove(c.From, c.To, c.ToBand is { } b ? Bands.Name(b) : null) : null;
-        return new AccountIngestResult(_state.Account, result.Applied, result.Duplicates, result.Late, move, _incarnation);
+        return Task.FromResult(new AccountIngestResult(_state.Account, result.Applied, result.Duplicates, result.Late, move, _incarnation));
     }
 
     public async Task<AccountView?> GetAsync()
@@ -123,10 +128,7 @@ public sealed partial class AccountGrain(
 
     public async Task<Guid> FlushAsync()
     {
-        if (_dirty)
-        {
-            await CheckpointAsync();
-        }
+        await CheckpointAsync();
         return _incarnation;
     }
 
@@ -161,7 +163,7 @@ public sealed partial class AccountGrain(
         if (track.SilenceDueReported != next)
         {
             track.SilenceDueReported = next;
-            _dirty = true;
+            _version++;
         }
         return Task.FromResult(next);
     }
@@ -190,7 +192,7 @@ public sealed partial class AccountGrain(
         }
         if (events > 0 || result.Change is not null || signals.Count > 0)
         {
-            _dirty = true;
+            _version++;
             _unsaved += events;
         }
         ReportToPortfolio(now);
@@ -248,13 +250,68 @@ public sealed partial class AccountGrain(
         track.SilenceDueReported = due;
     }
 
+    private bool Dirty => _version != _savedVersion;
+
+    /// <summary>
+    /// Returns once a checkpoint holding every change made before this call is in storage. One
+    /// write at a time: a caller that finds one in flight waits for it, then writes again if that
+    /// one began before its changes.
+    /// </summary>
     private async Task CheckpointAsync()
     {
+        var target = _version;
+        while (_savedVersion < target)
+        {
+            if (_writing is { } inFlight)
+            {
+                await inFlight;
+                continue;
+            }
+            _writing = WriteCheckpointAsync();
+            try
+            {
+                await _writing;
+            }
+            finally
+            {
+                _writing = null;
+            }
+        }
+    }
+
+    private async Task CheckpointInBackgroundAsync()
+    {
+        try
+        {
+            await CheckpointAsync();
+        }
+        catch (Exception e)
+        {
+            // The events stay in the event log; truncation or deactivation asks again.
+            _retryCheckpointAt = time.GetUtcNow() + CheckpointRetryDelay;
+            LogCheckpointFailed(logger, _state.Account, e);
+        }
+    }
+
+    private static readonly TimeSpan CheckpointRetryDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// One checkpoint write. The account keeps taking calls while it waits: the snapshot is taken
+    /// in one turn, with the outbox tickets of the decisions it holds, and only this snapshot's
+    /// version counts as saved when the write returns.
+    /// </summary>
+    private async Task WriteCheckpointAsync()
+    {
         await ReportSilenceAsync();
+        var version = _version;
+        var unsaved = _unsaved;
+        var alertTicket = _alertTicket;
+        var portfolioTicket = _portfolioTicket;
+        var snapshot = AccountStateSerializer.Serialize(_state);
         // Never save an alert decision, or a state the portfolio shows, whose notice could still be lost with this process.
         // Only this account's own last notices: not whatever the rest of the silo queued since.
-        await Task.WhenAll(outbox.DeliveredAsync(_alertTicket), portfolio.DeliveredAsync(_portfolioTicket));
-        persisted.State.Snapshot = AccountStateSerializer.Serialize(_state);
+        await Task.WhenAll(outbox.DeliveredAsync(alertTicket), portfolio.DeliveredAsync(portfolioTicket));
+        persisted.State.Snapshot = snapshot;
         try
         {
             await persisted.WriteStateAsync();
@@ -263,8 +320,8 @@ public sealed partial class AccountGrain(
         {
             persisted.State.Snapshot = [];
         }
-        _dirty = false;
-        _unsaved = 0;
+        _savedVersion = Math.Max(_savedVersion, version);
+        _unsaved = Math.Max(0, _unsaved - unsaved);
     }
 
     private AlertNotice ToNotice(AlertSignal s) => new(

@@ -86,8 +86,11 @@ public sealed partial class DurableLog : BackgroundService
     }
 
     /// <summary>
-    /// Makes a request's accepted events durable, then delivers them: one grain call per account.
-    /// Throws <see cref="LogUnavailableException"/> when the log cannot be written (nothing was acknowledged).
+    /// Makes a request's accepted events durable and delivers them (one grain call per account) at
+    /// the same time: the accounts apply the events while the log commits, so a score moves without
+    /// waiting for storage; the answer waits for both. Throws <see cref="LogUnavailableException"/>
+    /// when the log cannot be written: nothing is acknowledged, although the accounts may already
+    /// show the events; the client's retry then finds their ids and counts each once.
     /// </summary>
     public async Task<AccountIngestResult[]> AppendAndDeliverAsync(Dictionary<string, List<HealthEvent>> byAccount)
     {
@@ -99,9 +102,21 @@ public sealed partial class DurableLog : BackgroundService
         try
         {
             var entries = Encode(byAccount);
-            var sequences = await Task.WhenAll(entries.Select(e => EventLog.AppendAsync(e)));
+            var appending = Task.WhenAll(entries.Select(e => EventLog.AppendAsync(e)));
+            var delivering = DeliverAsync(byAccount, epoch);
+            long[] sequences;
+            try
+            {
+                sequences = await appending;
+            }
+            catch
+            {
+                // The epoch must know every delivery before this request leaves it.
+                await delivering.ContinueWith(static _ => { }, TaskScheduler.Default);
+                throw;
+            }
             epoch.AddSequences(EventLog.LogId, sequences);
-            return await DeliverAsync(byAccount, epoch);
+            return await delivering;
         }
         finally
         {

@@ -1,10 +1,14 @@
 using System.Net;
 using System.Text;
+using System.Text.Json.Nodes;
 using CsMetrics.Testing;
 
 namespace CsMetrics.Server.Tests.Durability;
 
-/// <summary>Storage unreachable: not ready, one clear log line, 503 with Retry-After instead of a 2xx it cannot keep.</summary>
+/// <summary>
+/// Storage unreachable at start or lost while running: not ready, one clear log line, 503 with
+/// Retry-After instead of a 2xx it cannot keep, and back by itself when storage returns.
+/// </summary>
 public class StorageFailureTests
 {
     [Fact]
@@ -35,5 +39,77 @@ public class StorageFailureTests
         }
         Assert.Contains("Cannot reach Azure Table storage for the event log (table csmetricslog)", node.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("AccountKey", node.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StorageLostWhileRunning_503WithRetryAfter_ThenBackByItself_LosingAndDoublingNothing()
+    {
+        const int Accounts = 5;
+        var ct = TestContext.Current.CancellationToken;
+        await using var azurite = await Azurite.StartOwnAsync();
+        var settings = new Dictionary<string, string>
+        {
+            ["CsMetrics:Node:ServiceId"] = "storage-lost",
+            ["CsMetrics:Storage:Provider"] = "AzureTable",
+            ["CsMetrics:Storage:AzureTable:ConnectionString"] = azurite.ConnectionString,
+            ["CsMetrics:Storage:AzureTable:RequestTimeout"] = "00:00:02",
+        };
+        var now = TimeProvider.System.GetUtcNow();
+        string Body(string phase) => "[" + string.Join(",", Enumerable.Range(0, Accounts * 4).Select(i =>
+            $$"""{"id":"{{phase}}-{{i}}","account":"lost-{{i % Accounts}}","type":"login","user":"u-{{i}}","timestamp":"{{now.AddMinutes(-i):yyyy-MM-ddTHH:mm:ssZ}}"}""")) + "]";
+        async Task<HttpResponseMessage> PostAsync(NodeProcess node, string body)
+        {
+            using var content = new StringContent(body, Encoding.UTF8, "application/json");
+            return await node.Http.PostAsync(new Uri("/v1/events", UriKind.Relative), content, ct);
+        }
+        async Task<long[]> CountsAsync(NodeProcess node) => await Task.WhenAll(Enumerable.Range(0, Accounts).Select(async a =>
+            (long)JsonNode.Parse(await node.Http.GetStringAsync(new Uri($"/v1/accounts/lost-{a}", UriKind.Relative), ct))!["eventCount"]!));
+
+        var node = await NodeProcess.StartAsync(settings, cancellationToken: ct);
+        try
+        {
+            using (var before = await PostAsync(node, Body("before")))
+            {
+                Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+            }
+
+            await azurite.StopAsync();
+            using (var refused = await PostAsync(node, Body("during")))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+                Assert.NotNull(refused.Headers.RetryAfter);
+            }
+            using (var ready = await node.Http.GetAsync(new Uri("/readyz", UriKind.Relative), ct))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            }
+
+            // Storage returns; the client retries as Retry-After says, and the node takes the batch by itself.
+            await azurite.StartAgainAsync();
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (true)
+            {
+                using var retry = await PostAsync(node, Body("during"));
+                if (retry.StatusCode == HttpStatusCode.OK)
+                {
+                    break;
+                }
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, retry.StatusCode);
+                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), $"POST /v1/events still answered 503 60 s after storage returned: {await retry.Content.ReadAsStringAsync(ct)}\n{node.Output[^Math.Min(node.Output.Length, 6000)..]}");
+                await Task.Delay(retry.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1), ct);
+            }
+            await node.WaitAsync("/readyz", TimeSpan.FromSeconds(30), ct);
+            // Each account: 4 events before, 4 refused then retried; each counted once.
+            Assert.All(await CountsAsync(node), c => Assert.Equal(8, c));
+        }
+        finally
+        {
+            node.Kill();
+            await node.DisposeAsync();
+        }
+
+        // Both acknowledged batches survive kill -9, once each.
+        await using var restarted = await NodeProcess.StartAsync(settings, cancellationToken: ct);
+        Assert.All(await CountsAsync(restarted), c => Assert.Equal(8, c));
     }
 }
