@@ -24,6 +24,8 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
+    public StallingStorage Storage { get; } = new();
+
     public IGrainFactory Grains => Cluster.Client;
 
     public async ValueTask InitializeAsync()
@@ -31,7 +33,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddMemoryGrainStorage(StorageNames.Default);
+            silo.AddMemoryGrainStorage("memory");
+            silo.Services.AddKeyedSingleton(StorageNames.Default, (sp, _) => Storage.Wrap(sp.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>("memory")));
             silo.Services.AddSingleton<TimeProvider>(Time);
             silo.Services.AddSingleton(Model);
             silo.Services.AddCsMetricsGrains();

@@ -54,6 +54,42 @@ public class AccountGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ACheckpointStalledInStorage_DoesNotHoldTheAccount()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var account = NewAccount();
+        var now = fixture.Time.GetUtcNow();
+        var grain = Grain(account);
+        await grain.IngestAsync(new EventBatch(For(account, [Events.Login(now.AddHours(-2), "first")])));
+        fixture.Storage.Stall(account);
+        try
+        {
+            var flushing = grain.FlushAsync();
+            await Task.Delay(200, ct);
+            Assert.False(flushing.IsCompleted, "the checkpoint should be waiting on storage");
+
+            // While its checkpoint waits on storage, the account takes events and answers reads.
+            var second = await grain.IngestAsync(new EventBatch(For(account, [Events.Login(now.AddHours(-1), "second")]))).WaitAsync(TimeSpan.FromSeconds(5), ct);
+            Assert.Equal(1, second.Applied);
+            var view = await grain.GetAsync().WaitAsync(TimeSpan.FromSeconds(5), ct);
+            Assert.Equal(2, view!.EventCount);
+
+            // A second flush asked meanwhile returns only once a checkpoint with the second event is written.
+            var again = grain.FlushAsync();
+            fixture.Storage.Release(account);
+            await flushing.WaitAsync(TimeSpan.FromSeconds(5), ct);
+            await again.WaitAsync(TimeSpan.FromSeconds(5), ct);
+        }
+        finally
+        {
+            fixture.Storage.Release(account);
+        }
+
+        // Storage got the state with both events from the flushes, not from a deactivation.
+        Assert.Equal(2, CsMetrics.Scoring.State.AccountStateSerializer.Deserialize(fixture.Storage.Snapshots[account]).EventCount);
+    }
+
+    [Fact]
     public async Task IngestAsync_SameBatchTwice_CountsItOnce()
     {
         var account = NewAccount();
