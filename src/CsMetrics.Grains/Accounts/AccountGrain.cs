@@ -40,7 +40,8 @@ public sealed partial class AccountGrain(
     private const string StateName = "account";
     private readonly Guid _incarnation = Guid.NewGuid();
     // The checkpoint's version in storage. The grain talks to its storage directly rather than through
-    // IPersistentState: at 100,000 accounts that facet and the lifecycle and migration hooks it brings cost about 370 bytes each.
+    // IPersistentState: at 100,000 accounts that facet and the lifecycle and migration hooks it brings
+    // cost about 500 bytes of heap per account (5,328 -> 4,814 B, benchmark --phases durable).
     private string? _etag;
     private bool _stored;
     private AccountState _state = new();
