@@ -32,13 +32,14 @@ public sealed class StallingStorage
 
         public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
-            if (stalls._stalled.TryGetValue(grainId.Key.ToString()!, out var gate))
+            var key = grainId.Key.ToString()!;
+            if (stalls._stalled.TryGetValue(key, out var gate))
             {
                 await gate.Task;
             }
             if (grainState.State is CsMetrics.Grains.Accounts.AccountGrainState account)
             {
-                stalls.Snapshots[grainId.Key.ToString()!] = account.Snapshot.ToArray();
+                stalls.Snapshots[key] = account.Snapshot.ToArray();
             }
             await inner.WriteStateAsync(stateName, grainId, grainState);
         }

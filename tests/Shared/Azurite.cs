@@ -34,6 +34,11 @@ public sealed partial class Azurite
             ConnectionString = existing;
             return;
         }
+        await StartInOwnDirectoryAsync();
+    }
+
+    private async Task StartInOwnDirectoryAsync()
+    {
         _ownDirectory = Path.Combine(Path.GetTempPath(), $"csmetrics-azurite-{Guid.NewGuid():N}");
         ConnectionString = (await Script("start", _ownDirectory)).Trim();
     }
@@ -57,8 +62,8 @@ public sealed partial class Azurite
     /// <summary>An Azurite of the caller's own, never the shared one, so a test can stop it and start it again.</summary>
     public static async Task<Azurite> StartOwnAsync()
     {
-        var azurite = new Azurite { _ownDirectory = Path.Combine(Path.GetTempPath(), $"csmetrics-azurite-{Guid.NewGuid():N}") };
-        azurite.ConnectionString = (await Script("start", azurite._ownDirectory)).Trim();
+        var azurite = new Azurite();
+        await azurite.StartInOwnDirectoryAsync();
         return azurite;
     }
 
@@ -80,9 +85,7 @@ public sealed partial class Azurite
 
     private static async Task<string> Script(string verb, string directory, string? port = null)
     {
-        var start = new ProcessStartInfo("bash", port is null
-            ? [Path.Combine(RepositoryRoot, "deploy", "azurite.sh"), verb, directory]
-            : [Path.Combine(RepositoryRoot, "deploy", "azurite.sh"), verb, directory, port])
+        var start = new ProcessStartInfo("bash", [Path.Combine(RepositoryRoot, "deploy", "azurite.sh"), verb, directory, .. (port is null ? [] : new[] { port })])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
