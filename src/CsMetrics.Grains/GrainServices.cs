@@ -28,6 +28,10 @@ public static class GrainServices
         services.AddHostedService(sp => sp.GetRequiredService<PortfolioOutbox>());
         services.AddSingleton<SourceActivity>();
         services.AddSingleton<QuietSources>();
+        // A factory, not a constructor for the container to validate at build: the storage it needs is
+        // registered by whichever provider the configuration names, and a bad name must fail as the
+        // options validation that names the setting, not as a missing service.
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<AccountGrainServices>(sp));
         services.AddOptions<WebhookOptions>();
         services.AddSingleton<WebhookSender>();
         services.AddSingleton<AlertClock>();

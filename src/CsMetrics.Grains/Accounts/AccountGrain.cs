@@ -25,17 +25,7 @@ namespace CsMetrics.Grains.Accounts;
 /// Durability of acknowledged events comes from the event log that the ingest path writes first;
 /// the checkpoint only bounds how much of that log a restart must replay.
 /// </summary>
-public sealed partial class AccountGrain(
-    [FromKeyedServices(StorageNames.Default)] IGrainStorage storage,
-    ScoringModel model,
-    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time,
-    IOptions<AccountGrainOptions> options,
-    ReevaluationSchedule schedule,
-    AlertOutbox outbox,
-    PortfolioOutbox portfolio,
-    SourceActivity sources,
-    QuietSources quietSources,
-    ILogger<AccountGrain> logger) : Grain, IAccountGrain
+public sealed partial class AccountGrain(AccountGrainServices services) : Grain, IAccountGrain
 {
     private const string StateName = "account";
     private readonly Guid _incarnation = Guid.NewGuid();
@@ -58,25 +48,25 @@ public sealed partial class AccountGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var stored = new GrainState<AccountGrainState>(new AccountGrainState());
-        await storage.ReadStateAsync(StateName, this.GetGrainId(), stored);
+        await services.Storage.ReadStateAsync(StateName, this.GetGrainId(), stored);
         (_etag, _stored) = (stored.ETag, stored.RecordExists);
         _state = AccountStateSerializer.Deserialize(stored.State?.Snapshot ?? []);
         if (_state.Account.Length == 0)
         {
             _state.Account = this.GetPrimaryKeyString();
         }
-        schedule.Add(_state.Account);
+        services.Schedule.Add(_state.Account);
         if (!_state.IsEmpty)
         {
             // An account checkpointed before the index existed (or before its views table was lost)
             // enters it on its first activation, even if nothing changes.
-            ReportToPortfolio(time.GetUtcNow());
+            ReportToPortfolio(services.Time.GetUtcNow());
         }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        schedule.Remove(_state.Account);
+        services.Schedule.Remove(_state.Account);
         if (Dirty)
         {
             try
@@ -86,18 +76,18 @@ public sealed partial class AccountGrain(
             catch (Exception e)
             {
                 // The events stay in the event log; the ingest path sees the new incarnation and delivers them again.
-                LogCheckpointFailed(logger, _state.Account, e);
+                LogCheckpointFailed(services.Logger, _state.Account, e);
             }
         }
     }
 
     public Task<AccountIngestResult> IngestAsync(EventBatch batch)
     {
-        var now = time.GetUtcNow();
+        var now = services.Time.GetUtcNow();
         RecordSources(batch.Events, now);
-        var result = AccountEngine.Apply(_state, batch.Events, model, now);
+        var result = AccountEngine.Apply(_state, batch.Events, services.Model, now);
         AfterChange(result, result.Applied + result.Late, now);
-        if (_unsaved >= options.Value.MaxUnsavedEvents && _writing is null && now >= _retryCheckpointAt)
+        if (_unsaved >= services.Options.Value.MaxUnsavedEvents && _writing is null && now >= _retryCheckpointAt)
         {
             // Write-behind: the events are in the log already, so this answer does not wait for the write.
             _ = CheckpointInBackgroundAsync();
@@ -114,10 +104,10 @@ public sealed partial class AccountGrain(
             DeactivateOnIdle();
             return null;
         }
-        var now = time.GetUtcNow();
-        AfterChange(AccountEngine.Reevaluate(_state, model, now), 0, now);
+        var now = services.Time.GetUtcNow();
+        AfterChange(AccountEngine.Reevaluate(_state, services.Model, now), 0, now);
         var alerts = await GrainFactory.GetGrain<IAlertInboxGrain>(0).QueryAsync(new AlertQuery(null, null, null, _state.Account, null, 100));
-        return AccountViews.ToView(_state, HealthScorer.Score(_state, model, now, explain: true), model, alerts.Where(a => !a.IsClosed));
+        return AccountViews.ToView(_state, HealthScorer.Score(_state, services.Model, now, explain: true), services.Model, alerts.Where(a => !a.IsClosed));
     }
 
     public Task<HistoryView?> HistoryAsync()
@@ -145,8 +135,8 @@ public sealed partial class AccountGrain(
     {
         if (!_state.IsEmpty)
         {
-            var now = time.GetUtcNow();
-            AfterChange(AccountEngine.Reevaluate(_state, model, now), 0, now);
+            var now = services.Time.GetUtcNow();
+            AfterChange(AccountEngine.Reevaluate(_state, services.Model, now), 0, now);
         }
         return Task.CompletedTask;
     }
@@ -158,16 +148,16 @@ public sealed partial class AccountGrain(
             DeactivateOnIdle();
             return Task.FromResult<DateTimeOffset?>(null);
         }
-        var now = time.GetUtcNow();
+        var now = services.Time.GetUtcNow();
         // The sweep records what this returns.
-        AfterChange(AccountEngine.Reevaluate(_state, model, now), 0, now);
+        AfterChange(AccountEngine.Reevaluate(_state, services.Model, now), 0, now);
         var track = _state.Alerts;
         DateTimeOffset? next = null;
         if (_state.Usage.LastHumanAt is { } last && !track.IsOpen(AlertKinds.GoneSilent))
         {
-            var due = last + TimeSpan.FromDays(model.Alerts.GoneSilent.Days);
+            var due = last + TimeSpan.FromDays(services.Model.Alerts.GoneSilent.Days);
             // Silent and still not alerted: its source is quiet. Look again once that may have changed.
-            next = due > now ? due : now + TimeSpan.FromHours(model.Alerts.GoneSilent.SourceQuietHours);
+            next = due > now ? due : now + TimeSpan.FromHours(services.Model.Alerts.GoneSilent.SourceQuietHours);
         }
         if (track.SilenceDueReported != next)
         {
@@ -185,7 +175,7 @@ public sealed partial class AccountGrain(
             var source = events[i].Source;
             if (i == 0 || !ReferenceEquals(source, previous) && source != previous)
             {
-                sources.Saw(events[i].SourceName, now);
+                services.Sources.Saw(events[i].SourceName, now);
                 previous = source;
             }
         }
@@ -194,10 +184,10 @@ public sealed partial class AccountGrain(
     private void AfterChange(ApplyResult result, int events, DateTimeOffset now)
     {
         var source = _state.Usage.Source ?? HealthEvent.DefaultSource;
-        var signals = AlertMachine.Evaluate(_state, result.Card, model, now, new AlertContext(quietSources.Contains(source)));
+        var signals = AlertMachine.Evaluate(_state, result.Card, services.Model, now, new AlertContext(services.QuietSources.Contains(source)));
         for (var i = 0; i < signals.Count; i++)
         {
-            _alertTicket = outbox.Enqueue(ToNotice(signals[i]));
+            _alertTicket = services.Outbox.Enqueue(ToNotice(signals[i]));
         }
         if (events > 0 || result.Change is not null || signals.Count > 0)
         {
@@ -230,7 +220,7 @@ public sealed partial class AccountGrain(
             ? []
             : changes.Where(c => c.At >= since).TakeLast(PortfolioEntry.MaxMoves)
                 .Select(c => new BandMove(c.At, c.From is { } f ? Bands.Name(f) : null, Bands.Name(c.To))).ToArray();
-        _portfolioTicket = portfolio.Enqueue(new PortfolioEntry(
+        _portfolioTicket = services.Portfolio.Enqueue(new PortfolioEntry(
             _state.Account, 0, profile.Name?.Value, profile.Segment?.Value, profile.CsmOwner?.Value,
             score, evaluation.Band is { } b ? Bands.Name(b) : null, _state.Billing.Mrr?.Value, now, moves));
     }
@@ -250,7 +240,7 @@ public sealed partial class AccountGrain(
         {
             return;
         }
-        var due = last + TimeSpan.FromDays(model.Alerts.GoneSilent.Days);
+        var due = last + TimeSpan.FromDays(services.Model.Alerts.GoneSilent.Days);
         if (track.SilenceDueReported is { } reported && due - reported < TimeSpan.FromDays(1))
         {
             return;
@@ -297,8 +287,8 @@ public sealed partial class AccountGrain(
         catch (Exception e)
         {
             // The events stay in the event log; truncation or deactivation asks again.
-            _retryCheckpointAt = time.GetUtcNow() + CheckpointRetryDelay;
-            LogCheckpointFailed(logger, _state.Account, e);
+            _retryCheckpointAt = services.Time.GetUtcNow() + CheckpointRetryDelay;
+            LogCheckpointFailed(services.Logger, _state.Account, e);
         }
     }
 
@@ -319,9 +309,9 @@ public sealed partial class AccountGrain(
         var snapshot = AccountStateSerializer.Serialize(_state);
         // Never save an alert decision, or a state the portfolio shows, whose notice could still be lost with this process.
         // Only this account's own last notices: not whatever the rest of the silo queued since.
-        await Task.WhenAll(outbox.DeliveredAsync(alertTicket), portfolio.DeliveredAsync(portfolioTicket));
+        await Task.WhenAll(services.Outbox.DeliveredAsync(alertTicket), services.Portfolio.DeliveredAsync(portfolioTicket));
         var written = new GrainState<AccountGrainState>(new AccountGrainState { Snapshot = snapshot }) { ETag = _etag, RecordExists = _stored };
-        await storage.WriteStateAsync(StateName, this.GetGrainId(), written);
+        await services.Storage.WriteStateAsync(StateName, this.GetGrainId(), written);
         (_etag, _stored) = (written.ETag, true);
         _savedVersion = Math.Max(_savedVersion, version);
         _unsaved = Math.Max(0, _unsaved - unsaved);
@@ -337,4 +327,32 @@ public sealed partial class AccountGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not checkpoint account {Account}; it stays in memory and the event log, and will try again")]
     private static partial void LogCheckpointFailed(ILogger logger, string account, Exception exception);
+}
+
+/// <summary>
+/// What every account grain uses, resolved once per silo: an activation holds this one reference
+/// instead of ten (80 bytes an account, which is 80 MB at a million accounts).
+/// </summary>
+public sealed class AccountGrainServices(
+    [FromKeyedServices(StorageNames.Default)] IGrainStorage storage,
+    ScoringModel model,
+    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time,
+    IOptions<AccountGrainOptions> options,
+    ReevaluationSchedule schedule,
+    AlertOutbox outbox,
+    PortfolioOutbox portfolio,
+    SourceActivity sources,
+    QuietSources quietSources,
+    ILogger<AccountGrain> logger)
+{
+    public IGrainStorage Storage { get; } = storage;
+    public ScoringModel Model { get; } = model;
+    public TimeProvider Time { get; } = time;
+    public IOptions<AccountGrainOptions> Options { get; } = options;
+    public ReevaluationSchedule Schedule { get; } = schedule;
+    public AlertOutbox Outbox { get; } = outbox;
+    public PortfolioOutbox Portfolio { get; } = portfolio;
+    public SourceActivity Sources { get; } = sources;
+    public QuietSources QuietSources { get; } = quietSources;
+    public ILogger<AccountGrain> Logger { get; } = logger;
 }

@@ -115,14 +115,10 @@ public static class AccountEngine
         eval.Score = card.Score;
         eval.Band = band;
         var change = new ScoreChange(now, before, card.Score, beforeBand, band, cause, drivers);
-        eval.Changes.Add(change);
+        BoundedList.Add(eval.Changes, change, model.Evaluation.MaxChanges);
         if (card.Score is { } recorded && band is { } recordedBand)
         {
             state.History.Record(now, recorded, recordedBand, change);
-        }
-        if (eval.Changes.Count > model.Evaluation.MaxChanges)
-        {
-            eval.Changes.RemoveRange(0, eval.Changes.Count - model.Evaluation.MaxChanges);
         }
         var crossing = band is { } to && to != beforeBand ? new BandCrossing(beforeBand, to, card.Score!.Value, change) : null;
         return (change, crossing);

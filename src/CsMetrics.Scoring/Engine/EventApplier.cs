@@ -124,7 +124,7 @@ public static class EventApplier
                 break;
             case EventTypes.TicketEscalated:
                 ticket.EscalatedAt = Min(ticket.EscalatedAt, e.Timestamp);
-                InsertRecent(support.Escalations, e.Timestamp, model.MaxTickets);
+                InsertRecent(support.Escalations ??= [], e.Timestamp, model.MaxTickets);
                 break;
         }
         if (support.Tickets.Count > model.MaxTickets)
@@ -142,7 +142,7 @@ public static class EventApplier
         {
             return;
         }
-        var list = e.Type == EventTypes.NpsResponse ? sentiment.Nps : sentiment.Csat;
+        var list = e.Type == EventTypes.NpsResponse ? sentiment.Nps : sentiment.Csat ??= [];
         list.Add(new SurveyResponse(e.Timestamp, e.Id, (int)score));
         list.Sort(static (a, b) => a.At != b.At ? b.At.CompareTo(a.At) : string.CompareOrdinal(b.EventId, a.EventId));
         if (list.Count > model.MaxResponses)
@@ -157,17 +157,18 @@ public static class EventApplier
         outcomes.FirstValueAt = Min(outcomes.FirstValueAt, e.Timestamp);
         if (e.Type == EventTypes.MilestoneAchieved && e.Property("milestone") is { } name)
         {
-            var i = outcomes.Milestones.FindIndex(m => m.Name == name);
+            var milestones = outcomes.Milestones ??= [];
+            var i = milestones.FindIndex(m => m.Name == name);
             if (i >= 0)
             {
-                if (e.Timestamp < outcomes.Milestones[i].At)
+                if (e.Timestamp < milestones[i].At)
                 {
-                    outcomes.Milestones[i] = new MilestoneRecord(name, e.Timestamp);
+                    milestones[i] = new MilestoneRecord(name, e.Timestamp);
                 }
             }
-            else if (outcomes.Milestones.Count < model.MaxMilestones)
+            else if (milestones.Count < model.MaxMilestones)
             {
-                outcomes.Milestones.Add(new MilestoneRecord(name, e.Timestamp));
+                milestones.Add(new MilestoneRecord(name, e.Timestamp));
             }
         }
     }
@@ -190,7 +191,7 @@ public static class EventApplier
                 break;
             case EventTypes.PaymentFailed:
                 billing.LastFailureAt = Max(billing.LastFailureAt, e.Timestamp);
-                InsertRecent(billing.Failures, e.Timestamp, 16);
+                InsertRecent(billing.Failures ??= [], e.Timestamp, 16);
                 break;
             case EventTypes.PaymentRecovered:
                 billing.LastRecoveryAt = Max(billing.LastRecoveryAt, e.Timestamp);
@@ -213,11 +214,12 @@ public static class EventApplier
         }
         var stamped = new Stamped<double>(e.Timestamp, e.Id, mrr);
         billing.Mrr = Stamp.Latest(billing.Mrr, stamped);
-        billing.MrrHistory.Add(stamped);
-        billing.MrrHistory.Sort(static (a, b) => a.At != b.At ? b.At.CompareTo(a.At) : string.CompareOrdinal(b.EventId, a.EventId));
-        if (billing.MrrHistory.Count > 16)
+        var history = billing.MrrHistory ??= [];
+        history.Add(stamped);
+        history.Sort(static (a, b) => a.At != b.At ? b.At.CompareTo(a.At) : string.CompareOrdinal(b.EventId, a.EventId));
+        if (history.Count > 16)
         {
-            billing.MrrHistory.RemoveRange(16, billing.MrrHistory.Count - 16);
+            history.RemoveRange(16, history.Count - 16);
         }
     }
 
@@ -309,7 +311,10 @@ public static class EventApplier
 
         RemoveBefore(state.Billing.Failures, now.AddDays(-model.Billing.FailureWindowDays));
         var mrrCutoff = now.AddDays(-model.Billing.ContractionWindowDays);
-        var history = state.Billing.MrrHistory;
+        if (state.Billing.MrrHistory is not { } history)
+        {
+            return;
+        }
         kept = 0;
         for (var i = 0; i < history.Count; i++)
         {
@@ -322,8 +327,12 @@ public static class EventApplier
         history.RemoveRange(kept, history.Count - kept);
     }
 
-    private static void RemoveBefore(List<DateTimeOffset> times, DateTimeOffset cutoff)
+    private static void RemoveBefore(List<DateTimeOffset>? times, DateTimeOffset cutoff)
     {
+        if (times is null)
+        {
+            return;
+        }
         var kept = 0;
         for (var i = 0; i < times.Count; i++)
         {
@@ -335,8 +344,12 @@ public static class EventApplier
         times.RemoveRange(kept, times.Count - kept);
     }
 
-    private static void RemoveBefore(List<SurveyResponse> responses, DateTimeOffset cutoff)
+    private static void RemoveBefore(List<SurveyResponse>? responses, DateTimeOffset cutoff)
     {
+        if (responses is null)
+        {
+            return;
+        }
         var kept = 0;
         for (var i = 0; i < responses.Count; i++)
         {

@@ -144,7 +144,7 @@ public static class HealthScorer
             }
         }
         var escalationCutoff = now.AddDays(-s.EscalationWindowDays);
-        var escalations = support.Escalations.Count(e => e >= escalationCutoff);
+        var escalations = CountSince(support.Escalations, escalationCutoff);
         double? meanResolution = resolved > 0 ? resolutionHours / resolved : null;
 
         ReadOnlySpan<MetricScore> metrics =
@@ -171,9 +171,9 @@ public static class HealthScorer
         {
             return (Component.Sentiment, null, []);
         }
-        MetricScore Survey(string name, List<SurveyResponse> responses, IReadOnlyList<double> points, int offset)
+        MetricScore Survey(string name, List<SurveyResponse>? responses, IReadOnlyList<double> points, int offset)
         {
-            if (responses.Count == 0)
+            if (responses is not { Count: > 0 })
             {
                 return new MetricScore(name, null, null, m.SubWeights[name], explain ? $"no {name.ToUpperInvariant()} response in {m.MaxAgeDays} days" : "");
             }
@@ -210,7 +210,7 @@ public static class HealthScorer
             return (Component.Outcomes, null, []);
         }
         var ageDays = Math.Max(0, (now - start.Value).TotalDays);
-        var achieved = outcomes.Milestones.Count;
+        var achieved = outcomes.Milestones?.Count ?? 0;
         var expected = Math.Min(o.ExpectedMilestones, 1 + (int)(ageDays / o.MilestoneEveryDays));
 
         double? ttvDays = outcomes.FirstValueAt is { } v ? Math.Max(0, (v - start.Value).TotalDays) : null;
@@ -235,11 +235,19 @@ public static class HealthScorer
             return (Component.Billing, null, []);
         }
         var failureCutoff = now.AddDays(-b.FailureWindowDays);
-        var failures = billing.Failures.Count(f => f >= failureCutoff);
+        var failures = CountSince(billing.Failures, failureCutoff);
         var outstanding = billing.PaymentOutstanding;
 
         var mrrCutoff = now.AddDays(-b.ContractionWindowDays);
-        var peak = billing.MrrHistory.Where(m => m.At >= mrrCutoff || m == billing.Mrr).Select(m => m.Value).DefaultIfEmpty(0).Max();
+        double? highest = null;
+        foreach (var m in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(billing.MrrHistory))
+        {
+            if ((m.At >= mrrCutoff || m == billing.Mrr) && (highest is null || m.Value > highest))
+            {
+                highest = m.Value;
+            }
+        }
+        var peak = highest ?? 0;
         double? contraction = billing.Mrr is { } mrr && peak > 0 ? 100 * Clamp01(mrr.Value / peak) : null;
 
         var cancellation = billing.CancellationScheduled
@@ -289,4 +297,18 @@ public static class HealthScorer
     private static double Clamp01(double value) => double.IsNaN(value) ? 0 : Math.Clamp(value, 0, 1);
 
     public static double Round(double value) => Math.Round(value, 1, MidpointRounding.AwayFromZero);
+
+    /// <summary>How many of <paramref name="times"/> (none when null) are at or after <paramref name="since"/>.</summary>
+    private static int CountSince(List<DateTimeOffset>? times, DateTimeOffset since)
+    {
+        var count = 0;
+        foreach (var t in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(times))
+        {
+            if (t >= since)
+            {
+                count++;
+            }
+        }
+        return count;
+    }
 }

@@ -85,7 +85,8 @@ public sealed class SupportState
 {
     public List<TicketRecord> Tickets { get; set; } = [];
     /// <summary>Times of the most recent escalations (at most support.maxTickets).</summary>
-    public List<DateTimeOffset> Escalations { get; set; } = [];
+    /// <summary>Null until the first escalation (most accounts have none; an empty list is 32 bytes an account).</summary>
+    public List<DateTimeOffset>? Escalations { get; set; }
     public bool HasData { get; set; }
 }
 
@@ -115,16 +116,18 @@ public sealed record SurveyResponse(DateTimeOffset At, string EventId, int Score
 public sealed class SentimentState
 {
     public List<SurveyResponse> Nps { get; set; } = [];
-    public List<SurveyResponse> Csat { get; set; } = [];
+    /// <summary>Null until the first CSAT response.</summary>
+    public List<SurveyResponse>? Csat { get; set; }
 
-    public bool HasData => Nps.Count > 0 || Csat.Count > 0;
+    public bool HasData => Nps.Count > 0 || Csat?.Count > 0;
 }
 
 public sealed record MilestoneRecord(string Name, DateTimeOffset At);
 
 public sealed class OutcomesState
 {
-    public List<MilestoneRecord> Milestones { get; set; } = [];
+    /// <summary>Null until the first milestone.</summary>
+    public List<MilestoneRecord>? Milestones { get; set; }
     public DateTimeOffset? FirstValueAt { get; set; }
     public bool HasEvents { get; set; }
 }
@@ -135,11 +138,11 @@ public sealed class BillingState
     public DateTimeOffset? StartedAt { get; set; }
     public Stamped<double>? Mrr { get; set; }
     /// <summary>Most recent MRR values (for contraction), at most 16.</summary>
-    public List<Stamped<double>> MrrHistory { get; set; } = [];
+    public List<Stamped<double>>? MrrHistory { get; set; }
     public DateTimeOffset? LastFailureAt { get; set; }
     public DateTimeOffset? LastRecoveryAt { get; set; }
     /// <summary>Times of the most recent payment failures, at most 16.</summary>
-    public List<DateTimeOffset> Failures { get; set; } = [];
+    public List<DateTimeOffset>? Failures { get; set; }
     /// <summary>The latest cancellation, with its reason.</summary>
     public Stamped<string>? Cancellation { get; set; }
     /// <summary>The latest start or renewal: a cancellation before it no longer counts.</summary>
@@ -168,15 +171,42 @@ public enum Band
     Green = 2,
 }
 
-/// <summary>One explained move of the score: from, to, why, and how much each component moved it.</summary>
-public sealed record ScoreChange(
-    DateTimeOffset At,
-    double? From,
-    double? To,
-    Band? FromBand,
-    Band? ToBand,
-    string Cause,
-    ComponentDictionary Drivers);
+/// <summary>
+/// One explained move of the score: from, to, why, and how much each component moved it. A value
+/// of 88 bytes held inline in the account's list rather than an object of 136 bytes and a reference:
+/// an account keeps its last 20 changes, and every change was an object the collector had to
+/// promote and trace. Reads and serialises as the record it replaced (same names, same JSON).
+/// </summary>
+public readonly record struct ScoreChange
+{
+    private readonly long _atTicks;
+    // NaN: no score (the first change has no From); -1: no band.
+    private readonly double _from;
+    private readonly double _to;
+    private readonly sbyte _fromBand;
+    private readonly sbyte _toBand;
+
+    [System.Text.Json.Serialization.JsonConstructor]
+    public ScoreChange(DateTimeOffset at, double? from, double? to, Band? fromBand, Band? toBand, string cause, ComponentDictionary drivers)
+    {
+        _atTicks = at.UtcTicks;
+        _from = from ?? double.NaN;
+        _to = to ?? double.NaN;
+        _fromBand = fromBand is { } f ? (sbyte)f : (sbyte)-1;
+        _toBand = toBand is { } t ? (sbyte)t : (sbyte)-1;
+        Cause = cause;
+        Drivers = drivers;
+    }
+
+    /// <summary>When the score moved (UTC).</summary>
+    public DateTimeOffset At => new(_atTicks, TimeSpan.Zero);
+    public double? From => double.IsNaN(_from) ? null : _from;
+    public double? To => double.IsNaN(_to) ? null : _to;
+    public Band? FromBand => _fromBand < 0 ? null : (Band)_fromBand;
+    public Band? ToBand => _toBand < 0 ? null : (Band)_toBand;
+    public string Cause { get; }
+    public ComponentDictionary Drivers { get; }
+}
 
 public sealed class EvaluationState
 {
@@ -186,5 +216,5 @@ public sealed class EvaluationState
     /// <summary>Each component's last contribution to the score (weight share x component score).</summary>
     public ComponentDictionary Contributions { get; set; }
     /// <summary>The most recent explained changes, newest last.</summary>
-    public List<ScoreChange> Changes { get; set; } = [];
+    public List<ScoreChange> Changes { get; set; } = new(2);
 }

@@ -33,14 +33,10 @@ public sealed class ScoreHistory
                 Days.RemoveRange(0, Days.Count - MaxDays);
             }
         }
-        if (change is { ToBand: { } to } && change.FromBand != to)
+        if (change is { ToBand: { } to } c && c.FromBand != to)
         {
-            BandChanges ??= [];
-            BandChanges.Add(new BandChange(change.At, change.From, score, change.FromBand, to, change.Cause));
-            if (BandChanges.Count > MaxBandChanges)
-            {
-                BandChanges.RemoveRange(0, BandChanges.Count - MaxBandChanges);
-            }
+            BandChanges ??= new List<BandChange>(2);
+            BoundedList.Add(BandChanges, new BandChange(c.At, c.From, score, c.FromBand, to, c.Cause), MaxBandChanges);
         }
     }
 }
@@ -78,4 +74,54 @@ public sealed class DailyScoreJsonConverter : System.Text.Json.Serialization.Jso
     }
 }
 
-public sealed record BandChange(DateTimeOffset At, double? FromScore, double ToScore, Band? From, Band To, string Cause);
+/// <summary>
+/// A band change with its cause: a value of 40 bytes held inline in the history's list (an account
+/// keeps its last 50), read and stored as the record it replaced (same names, same JSON).
+/// </summary>
+public readonly record struct BandChange
+{
+    private readonly long _atTicks;
+    private readonly double _fromScore; // NaN: the first score
+    private readonly sbyte _from; // -1: the first band
+
+    [System.Text.Json.Serialization.JsonConstructor]
+    public BandChange(DateTimeOffset at, double? fromScore, double toScore, Band? from, Band to, string cause)
+    {
+        _atTicks = at.UtcTicks;
+        _fromScore = fromScore ?? double.NaN;
+        ToScore = toScore;
+        _from = from is { } f ? (sbyte)f : (sbyte)-1;
+        To = to;
+        Cause = cause;
+    }
+
+    /// <summary>When the band changed (UTC).</summary>
+    public DateTimeOffset At => new(_atTicks, TimeSpan.Zero);
+    public double? FromScore => double.IsNaN(_fromScore) ? null : _fromScore;
+    public double ToScore { get; }
+    public Band? From => _from < 0 ? null : (Band)_from;
+    public Band To { get; }
+    public string Cause { get; }
+}
+
+/// <summary>Lists of values that keep only their newest <c>max</c> items, and never more room than that.</summary>
+public static class BoundedList
+{
+    /// <summary>
+    /// Appends <paramref name="item"/>, dropping the oldest items beyond <paramref name="max"/>. The list
+    /// grows by doubling only up to <paramref name="max"/>: a list of 88-byte values left to grow as it
+    /// likes would hold 32 slots for 20 items.
+    /// </summary>
+    public static void Add<T>(List<T> list, T item, int max)
+    {
+        if (list.Count >= max)
+        {
+            list.RemoveRange(0, list.Count - max + 1);
+        }
+        if (list.Count == list.Capacity)
+        {
+            list.Capacity = Math.Min(max, Math.Max(2, list.Capacity * 2));
+        }
+        list.Add(item);
+    }
+}

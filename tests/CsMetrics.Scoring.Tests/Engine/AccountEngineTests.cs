@@ -71,10 +71,10 @@ public class AccountEngineTests
         var state = new AccountState();
         AccountEngine.Apply(state, HealthyMonth(Now), Models.Replay, Now);
         var result = AccountEngine.Reevaluate(state, Models.Replay, Now.AddDays(10));
-        Assert.NotNull(result.Change);
-        Assert.Equal(AccountEngine.TimePassedCause, result.Change.Cause);
-        Assert.True(result.Change.To < result.Change.From);
-        Assert.True(result.Change.Drivers["usage"] < 0);
+        var change = Assert.IsType<ScoreChange>(result.Change);
+        Assert.Equal(AccountEngine.TimePassedCause, change.Cause);
+        Assert.True(change.To < change.From);
+        Assert.True(change.Drivers["usage"] < 0);
     }
 
     [Fact]

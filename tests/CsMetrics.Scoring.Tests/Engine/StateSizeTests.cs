@@ -49,7 +49,7 @@ public class StateSizeTests
         TestContext.Current.TestOutputHelper?.WriteLine($"busiest account snapshot: {bytes} bytes");
         Assert.True(state.Dedup.Count <= model.Ingest.DedupMaxIds);
         Assert.True(state.Support.Tickets.Count <= model.Support.MaxTickets);
-        Assert.True(state.Outcomes.Milestones.Count <= model.Outcomes.MaxMilestones);
+        Assert.True(state.Outcomes.Milestones!.Count <= model.Outcomes.MaxMilestones);
         Assert.InRange(bytes, 1, 256 * 1024);
     }
 
