@@ -27,6 +27,19 @@ public class StateSizeTests
         Assert.True(state.History.Days!.Count >= 20, $"{state.History.Days.Count} daily points");
         Assert.Equal(state.History.Days.Select(d => (d.Day, MathF.Round(d.Score, 1), d.Band)), restored.History.Days!.Select(d => (d.Day, d.Score, d.Band)));
         Assert.Equal(state.History.BandChanges, restored.History.BandChanges);
+        Assert.Equal(state.Evaluation.Changes, restored.Evaluation.Changes);
+    }
+
+    [Fact]
+    public void Snapshot_TheFirstChange_KeepsItsMissingScoreAndBandThroughARoundTrip()
+    {
+        var state = new AccountState();
+        AccountEngine.Apply(state, [Login(Now.AddHours(-1))], ScoringModel.Default, Now);
+        var restored = AccountStateSerializer.Deserialize(AccountStateSerializer.Serialize(state));
+        var first = Assert.Single(restored.Evaluation.Changes);
+        Assert.Equal((null, null), (first.From, first.FromBand));
+        Assert.Equal((state.Evaluation.Score, state.Evaluation.Band, Now), (first.To, first.ToBand, first.At));
+        Assert.Null(Assert.Single(restored.History.BandChanges!).From);
     }
 
     [Fact]
