@@ -17,10 +17,13 @@ public sealed class BenchOptions
     /// <summary>A measured run sends for at most this long; the figures cover what it sent.</summary>
     public int RunSeconds { get; set; } = 15;
     /// <summary>
-    /// Before the first measured run of each pipeline, load it this long (events of their own): on two
-    /// cores the JIT takes several seconds under load to finish tiering the hot path, and a run that
+    /// Before the first measured run of each pipeline, load it at least this long (events of their own),
+    /// then on in 5-second windows until two windows in a row agree within 10 % (at most 45 s in all):
+    /// on two cores the JIT takes several seconds under load to finish tiering the hot path, and the
+    /// heap of a node that has just taken 100,000 accounts goes on growing for a while; a run that
     /// starts before then measures the ramp (the HTTP baseline went 102k, 147k, 214k, 282k events/s
-    /// over its first four seconds, then held ~270k).
+    /// over its first four seconds, then held ~270k; a durable node answered 30-45k events a second
+    /// for its first 15-20 s of load and 60-130k after).
     /// </summary>
     public int WarmupSeconds { get; set; } = 10;
     /// <summary>
@@ -236,6 +239,34 @@ internal static class Load
     public static HttpClient Client(NodeProcess node, int concurrency) =>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(5) };
 
+    /// <summary>
+    /// Loads the node, unmeasured, for at least <see cref="BenchOptions.WarmupSeconds"/> and then until two
+    /// 5-second windows in a row agree within 10 %, for at most 45 s; prints each window's rate. Sends
+    /// each body once: <paramref name="bodies"/> must hold more than 45 s of events.
+    /// </summary>
+    public static async Task WarmUpAsync(NodeProcess node, HttpClient http, string path, List<byte[]> bodies, BenchOptions options)
+    {
+        var window = TimeSpan.FromSeconds(5);
+        var least = TimeSpan.FromSeconds(options.WarmupSeconds);
+        var most = TimeSpan.FromSeconds(Math.Max(45, options.WarmupSeconds));
+        var clock = Stopwatch.StartNew();
+        var rates = new List<double>();
+        var sent = 0;
+        while (sent < bodies.Count && clock.Elapsed < most)
+        {
+            var started = Stopwatch.StartNew();
+            var (latencies, _, _) = await PostAllAsync(http, path, bodies.GetRange(sent, bodies.Count - sent), options.Concurrency, limit: window);
+            sent += latencies.Count;
+            rates.Add(latencies.Count * options.Batch / started.Elapsed.TotalSeconds);
+            if (clock.Elapsed >= least && rates.Count >= 2 && Math.Abs(rates[^1] - rates[^2]) <= 0.1 * rates[^2])
+            {
+                break;
+            }
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  warm-up to steady state: {clock.Elapsed.TotalSeconds:F0} s of uniform load (not measured), 5-second windows: {string.Join(' ', rates.Select(r => $"{r / 1000:F0}k"))} events/s"));
+    }
+
     /// <summary>Posts the bodies with <paramref name="concurrency"/> requests in flight, as fast as the node answers.</summary>
     /// <param name="limit">Stop sending new bodies after this long; the figures cover the bodies sent.</param>
     public static async Task<RunResult> MeasureAsync(string name, NodeProcess node, HttpClient http, string path, List<byte[]> bodies, BenchOptions options, TimeSpan? limit = null)
@@ -335,9 +366,8 @@ internal static class Scale
         // pipeline for --warmup-seconds so the JIT has finished tiering before anything is measured.
         var warmup = Load.Bodies("warm", Math.Max(accounts, 100_000), accounts, options.Batch, seed: 2, everyAccount: true);
         var runs = options.DistributionNames.ToDictionary(d => d, d => Load.Bodies($"run-{d}", options.Events, accounts, options.Batch, seed: 1, distribution: d));
-        var steady = options.WarmupSeconds > 0 ? Load.Bodies("steady", options.Events, accounts, options.Batch, seed: 3) : [];
-        Task SteadyAsync(NodeProcess node, HttpClient http, string path) => steady.Count == 0 ? Task.CompletedTask : Load.MeasureAsync(
-            $"warm-up to steady state ({options.WarmupSeconds} s of uniform load, not measured)", node, http, path, steady, options, TimeSpan.FromSeconds(options.WarmupSeconds));
+        var steady = options.WarmupSeconds > 0 ? Load.Bodies("steady", Math.Max(options.Events, 4_000_000), accounts, options.Batch, seed: 3) : [];
+        Task SteadyAsync(NodeProcess node, HttpClient http, string path) => steady.Count == 0 ? Task.CompletedTask : Load.WarmUpAsync(node, http, path, steady, options);
         var result = new JsonObject { ["accounts"] = accounts };
         double? engine = null;
         var httpBaseline = new Dictionary<string, double>();
