@@ -42,7 +42,8 @@ public sealed class ClusterFixture : IAsyncLifetime
             // the outbox's retries wait on the real clock (Orleans times calls out on the silo's
             // clock, so a test moving it a day fails a round in flight, which must not then wait
             // for the next move to retry).
-            silo.Services.Configure<CsMetrics.Grains.Accounts.PortfolioOptions>(o => o.FlushInterval = TimeSpan.Zero);
+            // Score-only moves wait half a second (real time), so the tests that follow a score also cross that path.
+            silo.Services.Configure<CsMetrics.Grains.Accounts.PortfolioOptions>(o => (o.FlushInterval, o.ScoreRefreshInterval) = (TimeSpan.Zero, TimeSpan.FromMilliseconds(500)));
             silo.Services.AddSingleton(sp => new CsMetrics.Grains.Accounts.PortfolioOutbox(
                 sp.GetRequiredService<IGrainFactory>(), TimeProvider.System,
                 sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<CsMetrics.Grains.Accounts.PortfolioOptions>>(),

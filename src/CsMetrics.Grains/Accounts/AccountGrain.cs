@@ -42,6 +42,7 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
     private Task? _writing;
     private DateTimeOffset _retryCheckpointAt;
     private int _portfolioHash;
+    private int _portfolioKeyHash;
     private long _alertTicket;
     private long _portfolioTicket;
 
@@ -199,8 +200,9 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
 
     /// <summary>
     /// Hands the portfolio index this account's entry when what it shows changed: the score to one
-    /// decimal, the band, name, segment, owner, MRR or band moves (a hash of them is all this
-    /// activation keeps, so most events send nothing).
+    /// decimal, the band, name, segment, owner, MRR or band moves (two hashes of them are all this
+    /// activation keeps). An entry that moves only the score says so, and the outbox may hold it for
+    /// <see cref="PortfolioOptions.ScoreRefreshInterval"/> while later moves replace it.
     /// </summary>
     private void ReportToPortfolio(DateTimeOffset now)
     {
@@ -209,12 +211,15 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
         double? score = evaluation.Score is { } s ? Math.Round(s, 1) : null;
         var changes = _state.History.BandChanges;
         var lastMove = changes is { Count: > 0 } ? changes[^1].At : default;
-        var hash = HashCode.Combine(score, evaluation.Band, profile.Name?.Value, profile.Segment?.Value, profile.CsmOwner?.Value, _state.Billing.Mrr?.Value, lastMove);
+        // Everything the index shows but the score; a move of the score alone may wait in the outbox.
+        var keyHash = HashCode.Combine(evaluation.Band, profile.Name?.Value, profile.Segment?.Value, profile.CsmOwner?.Value, _state.Billing.Mrr?.Value, lastMove);
+        var hash = HashCode.Combine(keyHash, score);
         if (hash == _portfolioHash)
         {
             return;
         }
-        _portfolioHash = hash;
+        var scoreOnly = keyHash == _portfolioKeyHash && _portfolioHash != 0;
+        (_portfolioHash, _portfolioKeyHash) = (hash, keyHash);
         var since = now - PortfolioEntry.MoveHorizon;
         var moves = changes is null
             ? []
@@ -222,7 +227,7 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
                 .Select(c => new BandMove(c.At, c.From is { } f ? Bands.Name(f) : null, Bands.Name(c.To))).ToArray();
         _portfolioTicket = services.Portfolio.Enqueue(new PortfolioEntry(
             _state.Account, 0, profile.Name?.Value, profile.Segment?.Value, profile.CsmOwner?.Value,
-            score, evaluation.Band is { } b ? Bands.Name(b) : null, _state.Billing.Mrr?.Value, now, moves));
+            score, evaluation.Band is { } b ? Bands.Name(b) : null, _state.Billing.Mrr?.Value, now, moves), scoreOnly);
     }
 
     /// <summary>

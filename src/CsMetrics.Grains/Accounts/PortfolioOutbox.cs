@@ -12,7 +12,11 @@ namespace CsMetrics.Grains.Accounts;
 /// its entry when its score (to one decimal), band or profile changed, and goes on; entries of the
 /// same account replace each other while queued. At most every <see cref="PortfolioOptions.FlushInterval"/> one round
 /// sends what is queued, one call per shard, so the index costs a few storage writes a second
-/// whatever the event rate. A failed call is retried with backoff. An account about to checkpoint
+/// whatever the event rate. A round starts when an entry that changes what a user filters or
+/// sorts on other than the score arrives (a band, a band move, a profile, an account's first entry),
+/// when an account waits for delivery, or once the oldest score-only entry has waited
+/// <see cref="PortfolioOptions.ScoreRefreshInterval"/>: a busy account's many small score moves
+/// become one entry. A failed call is retried with backoff. An account about to checkpoint
 /// first waits for its own last entry (<see cref="DeliveredAsync(long)"/>), so a checkpoint never records a state the index
 /// could still lose; a crash before the checkpoint replays the events, which report again.
 /// </summary>
@@ -23,28 +27,94 @@ public sealed partial class PortfolioOutbox(IGrainFactory grains, [FromKeyedServ
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Dictionary<string, PortfolioEntry> _pending = new(StringComparer.Ordinal);
     private long _deliveredUpTo;
+    // Under the tracker's lock: whether the queue holds an entry that must go in the next round, and
+    // since when the oldest score-only entry waits.
+    private bool _due;
+    private long? _waitingSince;
+    private int _waitStarted; // 1: an entry started the wait since a thread last woke the loop for it
 
-    /// <summary>Queues an entry (replacing the account's queued one); returns its ticket for <see cref="DeliveredAsync(long)"/>.</summary>
-    public long Enqueue(PortfolioEntry entry)
+    /// <summary>
+    /// Queues an entry (replacing the account's queued one); returns its ticket for <see cref="DeliveredAsync(long)"/>.
+    /// <paramref name="scoreOnly"/>: the account's score is all that changed since its last entry, so
+    /// the entry may wait up to <see cref="PortfolioOptions.ScoreRefreshInterval"/>.
+    /// </summary>
+    public long Enqueue(PortfolioEntry entry, bool scoreOnly = false)
     {
-        var ticket = _tracker.Give((this, entry), static s => s.Item1._pending[s.entry.Account] = s.entry);
-        _wake.Writer.TryWrite(0);
+        var due = !scoreOnly || options.Value.ScoreRefreshInterval <= options.Value.FlushInterval;
+        var ticket = _tracker.Give((this, entry, due, time.GetTimestamp()), static s =>
+        {
+            var (outbox, entry, due, now) = s;
+            outbox._pending[entry.Account] = entry;
+            outbox._due |= due;
+            if (!due && outbox._waitingSince is null)
+            {
+                outbox._waitingSince = now;
+                outbox._waitStarted = 1;
+            }
+        });
+        // A score-only entry wakes the loop only to start its wait (the loop may be idle with nothing queued).
+        if (due || Interlocked.Exchange(ref _waitStarted, 0) == 1)
+        {
+            _wake.Writer.TryWrite(0);
+        }
         return ticket;
     }
 
     /// <summary>Completes once the entry with this ticket (and all queued before it) is durable in its shard.</summary>
-    public Task DeliveredAsync(long ticket) => _tracker.WaitAsync(ticket);
+    public Task DeliveredAsync(long ticket)
+    {
+        var delivered = _tracker.WaitAsync(ticket);
+        if (!delivered.IsCompleted)
+        {
+            Hurry();
+        }
+        return delivered;
+    }
 
     /// <summary>Completes once every entry queued so far is durable in its shard.</summary>
-    public Task DeliveredAsync() => _tracker.WaitAsync(_tracker.Given);
+    public Task DeliveredAsync() => DeliveredAsync(_tracker.Given);
+
+    private void Hurry()
+    {
+        _tracker.Take(() => _due = true);
+        _wake.Writer.TryWrite(0);
+    }
+
+    /// <summary>How long until the next round is due: zero now, null when nothing is queued.</summary>
+    private TimeSpan? UntilDue() => _tracker.Take(() =>
+        _due ? TimeSpan.Zero
+        : _waitingSince is { } since ? options.Value.ScoreRefreshInterval - time.GetElapsedTime(since)
+        : (TimeSpan?)null).Taken;
+
+    /// <summary>Waits for a wake-up or for <paramref name="timeout"/>; false once the outbox is stopping.</summary>
+    private async Task<bool> WaitAsync(TimeSpan? timeout)
+    {
+        if (timeout is not { } wait)
+        {
+            return await _wake.Reader.WaitToReadAsync(CancellationToken.None);
+        }
+        if (wait <= TimeSpan.Zero)
+        {
+            return !_wake.Reader.Completion.IsCompleted;
+        }
+        using var cancel = new CancellationTokenSource();
+        var woken = _wake.Reader.WaitToReadAsync(CancellationToken.None).AsTask();
+        var first = await Task.WhenAny(woken, Task.Delay(wait, time, cancel.Token));
+        await cancel.CancelAsync();
+        return first != woken || await woken;
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
-            while (await _wake.Reader.WaitToReadAsync(CancellationToken.None))
+            while (await WaitAsync(UntilDue()))
             {
                 _wake.Reader.TryRead(out _);
+                if (UntilDue() is not { } until || until > TimeSpan.Zero)
+                {
+                    continue; // woken to start a score-only entry's wait
+                }
                 var started = time.GetTimestamp();
                 await RoundAsync(stoppingToken);
                 var rest = options.Value.FlushInterval - time.GetElapsedTime(started);
@@ -76,6 +146,7 @@ public sealed partial class PortfolioOutbox(IGrainFactory grains, [FromKeyedServ
         {
             var taken = _pending;
             _pending = new Dictionary<string, PortfolioEntry>(StringComparer.Ordinal);
+            (_due, _waitingSince) = (false, null);
             return taken;
         });
         if (batch.Count > 0)

@@ -137,10 +137,19 @@ public static class ScoringFiles
 
 internal sealed class PortfolioOptionsValidator : IValidateOptions<CsMetrics.Grains.Accounts.PortfolioOptions>
 {
-    public ValidateOptionsResult Validate(string? name, CsMetrics.Grains.Accounts.PortfolioOptions o) =>
-        o.FlushInterval < TimeSpan.Zero || o.FlushInterval > TimeSpan.FromMinutes(1)
-            ? ValidateOptionsResult.Fail($"{CsMetrics.Grains.Accounts.PortfolioOptions.Section}:FlushInterval: expected 00:00:00 to 00:01:00, got {o.FlushInterval}")
-            : ValidateOptionsResult.Success;
+    public ValidateOptionsResult Validate(string? name, CsMetrics.Grains.Accounts.PortfolioOptions o)
+    {
+        List<string> errors = [];
+        if (o.FlushInterval < TimeSpan.Zero || o.FlushInterval > TimeSpan.FromMinutes(1))
+        {
+            errors.Add($"{CsMetrics.Grains.Accounts.PortfolioOptions.Section}:FlushInterval: expected 00:00:00 to 00:01:00, got {o.FlushInterval}");
+        }
+        if (o.ScoreRefreshInterval < TimeSpan.Zero || o.ScoreRefreshInterval > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{CsMetrics.Grains.Accounts.PortfolioOptions.Section}:ScoreRefreshInterval: expected 00:00:00 to 00:10:00, got {o.ScoreRefreshInterval}");
+        }
+        return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
 }
 
 internal sealed class AlertOptionsValidator : IValidateOptions<CsMetrics.Grains.Alerts.AlertOptions>
