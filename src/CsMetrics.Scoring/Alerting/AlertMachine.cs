@@ -353,14 +353,16 @@ public sealed class AlertTrackState
     /// <summary>The band the last band alert (or the first score) confirmed.</summary>
     public Band? StableBand { get; set; }
 
-    public double? StableScore { get; set; }
+    public double? StableScore { get => Compact.Number(_stableScore); set => _stableScore = value ?? double.NaN; }
+    private double _stableScore = double.NaN;
 
     public ComponentDictionary StableContributions { get; set; }
 
     /// <summary>A different band the score has been in since <see cref="PendingSince"/>, waiting for the dwell.</summary>
     public Band? PendingBand { get; set; }
 
-    public DateTimeOffset? PendingSince { get; set; }
+    public DateTimeOffset? PendingSince { get => Compact.Time(_pendingSince); set => _pendingSince = Compact.Ticks(value); }
+    private long _pendingSince;
 
     /// <summary>When each type last raised (not updated) an alert: the cooldown counts from here. Null until the first.</summary>
     public Dictionary<string, DateTimeOffset>? FiredAt { get; set; }
@@ -394,8 +396,10 @@ public sealed class AlertTrackState
     }
 
     /// <summary>When the silence schedule was last told this account is due (see the account grain).</summary>
-    public DateTimeOffset? SilenceDueReported { get; set; }
+    public DateTimeOffset? SilenceDueReported { get => Compact.Time(_silenceDueReported); set => _silenceDueReported = Compact.Ticks(value); }
+    private long _silenceDueReported;
 
     /// <summary>The payment failure already alerted, so one failure alerts once.</summary>
-    public DateTimeOffset? PaymentAlertedFor { get; set; }
+    public DateTimeOffset? PaymentAlertedFor { get => Compact.Time(_paymentAlertedFor); set => _paymentAlertedFor = Compact.Ticks(value); }
+    private long _paymentAlertedFor;
 }

@@ -20,8 +20,10 @@ public sealed class AccountState
     public long LateEventCount { get; set; }
     /// <summary>Applied events whose actor is a bot or a system (stored, never counted as usage).</summary>
     public long NonHumanEventCount { get; set; }
-    public DateTimeOffset? FirstEventAt { get; set; }
-    public DateTimeOffset? LastEventAt { get; set; }
+    public DateTimeOffset? FirstEventAt { get => Compact.Time(_firstEventAt); set => _firstEventAt = Compact.Ticks(value); }
+    private long _firstEventAt;
+    public DateTimeOffset? LastEventAt { get => Compact.Time(_lastEventAt); set => _lastEventAt = Compact.Ticks(value); }
+    private long _lastEventAt;
 
     public DedupState Dedup { get; set; } = new();
     public UsageState Usage { get; set; } = new();
@@ -61,8 +63,10 @@ public sealed class UsageState
     public List<DayBucket> Days { get; set; } = [];
     /// <summary>Key feature names this account has used; bit i of <see cref="DayBucket.Features"/> is name i.</summary>
     public List<string> FeatureNames { get; set; } = [];
-    public DateTimeOffset? FirstHumanAt { get; set; }
-    public DateTimeOffset? LastHumanAt { get; set; }
+    public DateTimeOffset? FirstHumanAt { get => Compact.Time(_firstHumanAt); set => _firstHumanAt = Compact.Ticks(value); }
+    private long _firstHumanAt;
+    public DateTimeOffset? LastHumanAt { get => Compact.Time(_lastHumanAt); set => _lastHumanAt = Compact.Ticks(value); }
+    private long _lastHumanAt;
     public long HumanEvents { get; set; }
 
     /// <summary>The source of the latest human usage (null: the default source).</summary>
@@ -93,9 +97,12 @@ public sealed class SupportState
 public sealed class TicketRecord
 {
     public string Id { get; set; } = "";
-    public DateTimeOffset? OpenedAt { get; set; }
-    public DateTimeOffset? ResolvedAt { get; set; }
-    public DateTimeOffset? EscalatedAt { get; set; }
+    public DateTimeOffset? OpenedAt { get => Compact.Time(_openedAt); set => _openedAt = Compact.Ticks(value); }
+    private long _openedAt;
+    public DateTimeOffset? ResolvedAt { get => Compact.Time(_resolvedAt); set => _resolvedAt = Compact.Ticks(value); }
+    private long _resolvedAt;
+    public DateTimeOffset? EscalatedAt { get => Compact.Time(_escalatedAt); set => _escalatedAt = Compact.Ticks(value); }
+    private long _escalatedAt;
     /// <summary>The priority of the latest ticket_opened (by event time) that named one.</summary>
     public Stamped<string>? Priority { get; set; }
 
@@ -128,25 +135,30 @@ public sealed class OutcomesState
 {
     /// <summary>Null until the first milestone.</summary>
     public List<MilestoneRecord>? Milestones { get; set; }
-    public DateTimeOffset? FirstValueAt { get; set; }
+    public DateTimeOffset? FirstValueAt { get => Compact.Time(_firstValueAt); set => _firstValueAt = Compact.Ticks(value); }
+    private long _firstValueAt;
     public bool HasEvents { get; set; }
 }
 
 public sealed class BillingState
 {
     public bool HasData { get; set; }
-    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? StartedAt { get => Compact.Time(_startedAt); set => _startedAt = Compact.Ticks(value); }
+    private long _startedAt;
     public Stamped<double>? Mrr { get; set; }
     /// <summary>Most recent MRR values (for contraction), at most 16.</summary>
     public List<Stamped<double>>? MrrHistory { get; set; }
-    public DateTimeOffset? LastFailureAt { get; set; }
-    public DateTimeOffset? LastRecoveryAt { get; set; }
+    public DateTimeOffset? LastFailureAt { get => Compact.Time(_lastFailureAt); set => _lastFailureAt = Compact.Ticks(value); }
+    private long _lastFailureAt;
+    public DateTimeOffset? LastRecoveryAt { get => Compact.Time(_lastRecoveryAt); set => _lastRecoveryAt = Compact.Ticks(value); }
+    private long _lastRecoveryAt;
     /// <summary>Times of the most recent payment failures, at most 16.</summary>
     public List<DateTimeOffset>? Failures { get; set; }
     /// <summary>The latest cancellation, with its reason.</summary>
     public Stamped<string>? Cancellation { get; set; }
     /// <summary>The latest start or renewal: a cancellation before it no longer counts.</summary>
-    public DateTimeOffset? LastActivationAt { get; set; }
+    public DateTimeOffset? LastActivationAt { get => Compact.Time(_lastActivationAt); set => _lastActivationAt = Compact.Ticks(value); }
+    private long _lastActivationAt;
     public Stamped<DateTimeOffset>? RenewalDate { get; set; }
 
     public bool PaymentOutstanding => LastFailureAt is { } f && (LastRecoveryAt is not { } r || r < f);
@@ -210,11 +222,28 @@ public readonly record struct ScoreChange
 
 public sealed class EvaluationState
 {
-    public double? Score { get; set; }
+    public double? Score { get => Compact.Number(_score); set => _score = value ?? double.NaN; }
+    private double _score = double.NaN;
     public Band? Band { get; set; }
-    public DateTimeOffset? ScoredAt { get; set; }
+    public DateTimeOffset? ScoredAt { get => Compact.Time(_scoredAt); set => _scoredAt = Compact.Ticks(value); }
+    private long _scoredAt;
     /// <summary>Each component's last contribution to the score (weight share x component score).</summary>
     public ComponentDictionary Contributions { get; set; }
     /// <summary>The most recent explained changes, newest last.</summary>
     public List<ScoreChange> Changes { get; set; } = new(2);
+}
+
+/// <summary>
+/// Optional instants and numbers of the account state held in 8 bytes each (UTC ticks, 0 for none;
+/// NaN for no number) behind properties of the usual nullable types: a <c>DateTimeOffset?</c>
+/// field takes 24 bytes and a <c>double?</c> 16, and an account has about twenty of them. The
+/// snapshot's JSON is the same. Every instant here is UTC, so nothing is lost but the offset's zero.
+/// </summary>
+internal static class Compact
+{
+    public static DateTimeOffset? Time(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+
+    public static long Ticks(DateTimeOffset? value) => value?.UtcTicks ?? 0;
+
+    public static double? Number(double value) => double.IsNaN(value) ? null : value;
 }

@@ -17,11 +17,16 @@ public sealed class DedupState
 {
     private const int EntryBytes = 24;
 
-    // Parallel arrays, so the search is a vectorised scan of the low halves.
-    private ulong[] _low = [];
-    private ulong[] _high = [];
-    private long[] _ticks = [];
+    // One array of three equal parts: the low halves of the hashes, the high halves, the event
+    // times in UTC ticks. The search is a vectorised scan of the low halves; one array instead of
+    // three saves two object headers an account, and two copies each time it grows.
+    private ulong[] _entries = [];
+    private int _capacity;
     private int _count;
+
+    private Span<ulong> Lows => _entries.AsSpan(0, _capacity);
+    private Span<ulong> Highs => _entries.AsSpan(_capacity, _capacity);
+    private Span<ulong> Times => _entries.AsSpan(2 * _capacity, _capacity);
 
     /// <summary>How many ids are remembered.</summary>
     public int Count => _count;
@@ -30,7 +35,8 @@ public sealed class DedupState
     /// When the id cap forces an id out, events at or before its time can no longer be
     /// de-duplicated, so they are treated as late (kept, not applied) instead of risking a double count.
     /// </summary>
-    public DateTimeOffset? Horizon { get; set; }
+    public DateTimeOffset? Horizon { get => Compact.Time(_horizon); set => _horizon = Compact.Ticks(value); }
+    private long _horizon;
 
     /// <summary>
     /// The stored form: per id, 16 bytes of hash (low then high half) and 8 bytes of event time in
@@ -41,12 +47,15 @@ public sealed class DedupState
         get
         {
             var bytes = new byte[_count * EntryBytes];
+            var lows = Lows;
+            var highs = Highs;
+            var times = Times;
             for (var i = 0; i < _count; i++)
             {
                 var entry = bytes.AsSpan(i * EntryBytes, EntryBytes);
-                BinaryPrimitives.WriteUInt64LittleEndian(entry, _low[i]);
-                BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], _high[i]);
-                BinaryPrimitives.WriteInt64LittleEndian(entry[16..], _ticks[i]);
+                BinaryPrimitives.WriteUInt64LittleEndian(entry, lows[i]);
+                BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], highs[i]);
+                BinaryPrimitives.WriteInt64LittleEndian(entry[16..], (long)times[i]);
             }
             return bytes;
         }
@@ -81,7 +90,8 @@ public sealed class DedupState
     public bool Contains(string id)
     {
         var (low, high) = Hash(id);
-        var lows = _low.AsSpan(0, _count);
+        var lows = Lows[.._count];
+        var highs = Highs;
         var offset = 0;
         while (true)
         {
@@ -90,7 +100,7 @@ public sealed class DedupState
             {
                 return false;
             }
-            if (_high[offset + i] == high)
+            if (highs[offset + i] == high)
             {
                 return true;
             }
@@ -109,9 +119,10 @@ public sealed class DedupState
     {
         var cutoff = forgetBefore.UtcTicks;
         var kept = 0;
+        var times = Times;
         for (var i = 0; i < _count; i++)
         {
-            if (_ticks[i] >= cutoff)
+            if ((long)times[i] >= cutoff)
             {
                 Move(i, kept++);
             }
@@ -127,38 +138,48 @@ public sealed class DedupState
         {
             order[i] = i;
         }
-        Array.Sort(order, (a, b) => _ticks[a] != _ticks[b] ? _ticks[a].CompareTo(_ticks[b])
-            : _high[a] != _high[b] ? _high[a].CompareTo(_high[b]) : _low[a].CompareTo(_low[b]));
+        var (entries, capacity) = (_entries, _capacity);
+        Array.Sort(order, (a, b) =>
+        {
+            var (ta, tb) = ((long)entries[2 * capacity + a], (long)entries[2 * capacity + b]);
+            var (ha, hb) = (entries[capacity + a], entries[capacity + b]);
+            return ta != tb ? ta.CompareTo(tb) : ha != hb ? ha.CompareTo(hb) : entries[a].CompareTo(entries[b]);
+        });
         var excess = _count - maxIds;
-        var lastEvicted = new DateTimeOffset(_ticks[order[excess - 1]], TimeSpan.Zero);
+        var lastEvicted = new DateTimeOffset((long)Times[order[excess - 1]], TimeSpan.Zero);
         Horizon = Horizon is { } h && h > lastEvicted ? h : lastEvicted;
-        var (low, high, ticks) = (new ulong[maxIds], new ulong[maxIds], new long[maxIds]);
+        var newest = new ulong[3 * maxIds];
         for (var i = 0; i < maxIds; i++)
         {
             var from = order[excess + i];
-            (low[i], high[i], ticks[i]) = (_low[from], _high[from], _ticks[from]);
+            (newest[i], newest[maxIds + i], newest[2 * maxIds + i]) = (entries[from], entries[capacity + from], entries[2 * capacity + from]);
         }
-        (_low, _high, _ticks, _count) = (low, high, ticks, maxIds);
+        (_entries, _capacity, _count) = (newest, maxIds, maxIds);
     }
 
     private void Move(int from, int to)
     {
         if (from != to)
         {
-            (_low[to], _high[to], _ticks[to]) = (_low[from], _high[from], _ticks[from]);
+            var lows = Lows;
+            var highs = Highs;
+            var times = Times;
+            (lows[to], highs[to], times[to]) = (lows[from], highs[from], times[from]);
         }
     }
 
     private void Append(ulong low, ulong high, long ticks)
     {
-        if (_count == _low.Length)
+        if (_count == _capacity)
         {
             var capacity = Math.Max(2, _count * 2);
-            Array.Resize(ref _low, capacity);
-            Array.Resize(ref _high, capacity);
-            Array.Resize(ref _ticks, capacity);
+            var grown = new ulong[3 * capacity];
+            Lows[.._count].CopyTo(grown);
+            Highs[.._count].CopyTo(grown.AsSpan(capacity));
+            Times[.._count].CopyTo(grown.AsSpan(2 * capacity));
+            (_entries, _capacity) = (grown, capacity);
         }
-        (_low[_count], _high[_count], _ticks[_count]) = (low, high, ticks);
+        (Lows[_count], Highs[_count], Times[_count]) = (low, high, (ulong)ticks);
         _count++;
     }
 
