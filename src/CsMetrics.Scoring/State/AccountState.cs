@@ -230,7 +230,7 @@ public sealed class EvaluationState
     /// <summary>Each component's last contribution to the score (weight share x component score).</summary>
     public ComponentDictionary Contributions { get; set; }
     /// <summary>The most recent explained changes, newest last.</summary>
-    public List<ScoreChange> Changes { get; set; } = new(2);
+    public List<ScoreChange> Changes { get; set; } = new(1);
 }
 
 /// <summary>

@@ -20,13 +20,18 @@ public sealed class ScoreHistory
     {
         var day = Engine.EventApplier.DayNumber(now);
         var point = new DailyScore(day, (float)score, band);
-        Days ??= [];
+        Days ??= new List<DailyScore>(1);
         if (Days.Count > 0 && Days[^1].Day == day)
         {
             Days[^1] = point;
         }
         else if (Days.Count == 0 || Days[^1].Day < day)
         {
+            if (Days.Count == Days.Capacity)
+            {
+                // Most accounts are quiet: start at one point and never hold room beyond the cap.
+                Days.Capacity = Math.Min(MaxDays + 1, Math.Max(2, Days.Capacity * 2));
+            }
             Days.Add(point);
             if (Days.Count > MaxDays)
             {
@@ -35,7 +40,7 @@ public sealed class ScoreHistory
         }
         if (change is { ToBand: { } to } c && c.FromBand != to)
         {
-            BandChanges ??= new List<BandChange>(2);
+            BandChanges ??= new List<BandChange>(1);
             BoundedList.Add(BandChanges, new BandChange(c.At, c.From, score, c.FromBand, to, c.Cause), MaxBandChanges);
         }
     }
