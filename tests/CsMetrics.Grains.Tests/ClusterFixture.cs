@@ -44,6 +44,12 @@ public sealed class ClusterFixture : IAsyncLifetime
             // for the next move to retry).
             // Score-only moves wait half a second (real time), so the tests that follow a score also cross that path.
             silo.Services.Configure<CsMetrics.Grains.Accounts.PortfolioOptions>(o => (o.FlushInterval, o.ScoreRefreshInterval) = (TimeSpan.Zero, TimeSpan.FromMilliseconds(500)));
+            // The same for the alert outbox: a submission in flight when a test moves the clock 40 days
+            // times out, and its retry must not wait for the next move (an entered_red notice once
+            // stayed queued past a test's 5 s on a loaded machine).
+            silo.Services.AddSingleton(sp => new CsMetrics.Grains.Alerts.AlertOutbox(
+                sp.GetRequiredService<IGrainFactory>(), TimeProvider.System,
+                sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<CsMetrics.Grains.Alerts.AlertOutbox>>()));
             silo.Services.AddSingleton(sp => new CsMetrics.Grains.Accounts.PortfolioOutbox(
                 sp.GetRequiredService<IGrainFactory>(), TimeProvider.System,
                 sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<CsMetrics.Grains.Accounts.PortfolioOptions>>(),
