@@ -59,6 +59,14 @@ public class StartupValidationTests
     }
 
     [Fact]
+    public void BadPortfolioIntervals_NameTheSettings()
+    {
+        var e = StartFails(new() { ["CsMetrics:Portfolio:FlushInterval"] = "-00:00:01", ["CsMetrics:Portfolio:ScoreRefreshInterval"] = "01:00:00" });
+        Assert.Contains("CsMetrics:Portfolio:FlushInterval: expected 00:00:00 to 00:01:00, got -00:00:01", e.Message, StringComparison.Ordinal);
+        Assert.Contains("CsMetrics:Portfolio:ScoreRefreshInterval: expected 00:00:00 to 00:10:00, got 01:00:00", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BadApiKeys_NameTheSetting_AndNeverShowTheHash()
     {
         var e = StartFails(new()
