@@ -23,7 +23,20 @@ public sealed partial class EventCatalog
         .ToDictionary(g => g.Key, g => g.MaxBy(t => t.Version)!, StringComparer.Ordinal);
 
     public EventTypeSchema? Find(string type, int? version = null) =>
-        version is null ? Latest.GetValueOrDefault(type) : Types.FirstOrDefault(t => t.Type == type && t.Version == version);
+        version is { } v ? FindVersion(type, v) : Latest.GetValueOrDefault(type);
+
+    // A loop, not a lambda: Find runs for every event, and a lambda's closure is allocated on entry.
+    private EventTypeSchema? FindVersion(string type, int version)
+    {
+        for (var i = 0; i < Types.Count; i++)
+        {
+            if (Types[i].Type == type && Types[i].Version == version)
+            {
+                return Types[i];
+            }
+        }
+        return null;
+    }
 
     public static EventCatalog Default { get; } = LoadEmbedded();
 
@@ -215,6 +228,8 @@ public sealed class EventTypeSchema
     public int Version { get; init; } = 1;
     public string? Description { get; init; }
     private readonly IReadOnlyDictionary<string, PropertySchema> _properties = new Dictionary<string, PropertySchema>();
+    private KeyValuePair<string, PropertySchema>[]? _propertyList;
+    private EventFamily? _family;
 
     /// <summary>Typed properties by name; a type with none may leave the field out.</summary>
     public IReadOnlyDictionary<string, PropertySchema> Properties
@@ -223,8 +238,11 @@ public sealed class EventTypeSchema
         init => _properties = value ?? new Dictionary<string, PropertySchema>();
     }
 
+    /// <summary>The same properties as an array, for the validator's loop over every event (no enumerator allocated).</summary>
+    internal KeyValuePair<string, PropertySchema>[] PropertyList => _propertyList ??= [.. _properties];
+
     [JsonIgnore]
-    public EventFamily FamilyValue => Enum.Parse<EventFamily>(Family, ignoreCase: true);
+    public EventFamily FamilyValue => _family ??= Enum.Parse<EventFamily>(Family, ignoreCase: true);
 }
 
 public sealed class PropertySchema

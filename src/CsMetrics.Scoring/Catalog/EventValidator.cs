@@ -214,7 +214,7 @@ public sealed class EventValidator(EventCatalog catalog, ScoringModel model)
             return true;
         }
         var values = new Dictionary<string, string>(schema.Properties.Count, StringComparer.Ordinal);
-        foreach (var (name, p) in schema.Properties)
+        foreach (var (name, p) in schema.PropertyList)
         {
             if (!hasObject || !props.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             {

@@ -7,8 +7,8 @@ namespace CsMetrics.Scoring.Engine;
 /// <summary>A band change: what an alert is raised from.</summary>
 public sealed record BandCrossing(Band? From, Band To, double Score, ScoreChange Change);
 
-/// <summary>What applying a batch (or re-evaluating) did to one account.</summary>
-public sealed record ApplyResult(int Applied, int Duplicates, int Late, ScoreCard Card, ScoreChange? Change, BandCrossing? Crossing);
+/// <summary>What applying a batch (or re-evaluating) did to one account (a value: one per event on the hot path).</summary>
+public readonly record struct ApplyResult(int Applied, int Duplicates, int Late, ScoreCard Card, ScoreChange? Change, BandCrossing? Crossing);
 
 /// <summary>
 /// state + events + model + now -> new state and score. The whole lifecycle of an account's
@@ -25,27 +25,33 @@ public static class AccountEngine
     /// </summary>
     public static ApplyResult Apply(AccountState state, IReadOnlyList<HealthEvent> events, ScoringModel model, DateTimeOffset now)
     {
-        var ordered = events.Count <= 1 ? events : events.OrderBy(e => e.Timestamp).ThenBy(e => e.Id, StringComparer.Ordinal).ToArray();
+        var ordered = InOrder(events) ? events : events.OrderBy(e => e.Timestamp).ThenBy(e => e.Id, StringComparer.Ordinal).ToArray();
         var graceStart = now.AddHours(-model.Ingest.GraceHours);
-        int duplicates = 0, late = 0;
-        var appliedEvents = new List<HealthEvent>(ordered.Count);
+        int duplicates = 0, late = 0, applied = 0;
+        // The events applied, in order, for the cause of a change: `ordered` itself while none was
+        // skipped (nearly always), a list of their own only once one is.
+        List<HealthEvent>? appliedEvents = null;
 
-        foreach (var e in ordered)
+        for (var i = 0; i < ordered.Count; i++)
         {
+            var e = ordered[i];
             if (state.Dedup.Contains(e.Id))
             {
                 duplicates++;
+                appliedEvents ??= Prefix(ordered, i);
                 continue;
             }
             if (e.Timestamp < graceStart || (state.Dedup.Horizon is { } horizon && e.Timestamp <= horizon))
             {
                 late++;
                 state.LateEventCount++;
+                appliedEvents ??= Prefix(ordered, i);
                 continue;
             }
             state.Dedup.Add(e.Id, e.Timestamp);
             EventApplier.Apply(state, e, model);
-            appliedEvents.Add(e);
+            appliedEvents?.Add(e);
+            applied++;
         }
 
         if (state.Account.Length == 0 && events.Count > 0)
@@ -56,8 +62,32 @@ public static class AccountEngine
         EventApplier.Prune(state, model, now);
 
         var card = HealthScorer.Score(state, model, now, explain: false);
-        var (change, crossing) = Record(state, card, model, now, appliedEvents);
-        return new ApplyResult(appliedEvents.Count, duplicates, late, card, change, crossing);
+        var (change, crossing) = Record(state, card, model, now, applied == 0 ? null : appliedEvents ?? ordered);
+        return new ApplyResult(applied, duplicates, late, card, change, crossing);
+    }
+
+    /// <summary>Already in (event time, id) order: a batch usually is, and then it is not copied to be sorted.</summary>
+    private static bool InOrder(IReadOnlyList<HealthEvent> events)
+    {
+        for (var i = 1; i < events.Count; i++)
+        {
+            var (a, b) = (events[i - 1], events[i]);
+            if (a.Timestamp > b.Timestamp || (a.Timestamp == b.Timestamp && string.CompareOrdinal(a.Id, b.Id) > 0))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static List<HealthEvent> Prefix(IReadOnlyList<HealthEvent> ordered, int count)
+    {
+        var list = new List<HealthEvent>(ordered.Count);
+        for (var i = 0; i < count; i++)
+        {
+            list.Add(ordered[i]);
+        }
+        return list;
     }
 
     /// <summary>Re-scores with no new event: windows slide, silence decays the score.</summary>
@@ -70,7 +100,7 @@ public static class AccountEngine
         return new ApplyResult(0, 0, 0, card, change, crossing);
     }
 
-    private static (ScoreChange?, BandCrossing?) Record(AccountState state, ScoreCard card, ScoringModel model, DateTimeOffset now, List<HealthEvent>? applied)
+    private static (ScoreChange?, BandCrossing?) Record(AccountState state, ScoreCard card, ScoringModel model, DateTimeOffset now, IReadOnlyList<HealthEvent>? applied)
     {
         var eval = state.Evaluation;
         var before = eval.Score;
@@ -128,7 +158,7 @@ public static class AccountEngine
     /// Names the event behind a change: the latest event of the family that moved the score
     /// most ("ticket T-123 escalated"), plus how many other events came with it.
     /// </summary>
-    private static string CauseOf(List<HealthEvent> applied, ScoreCard card, EvaluationState eval)
+    private static string CauseOf(IReadOnlyList<HealthEvent> applied, ScoreCard card, EvaluationState eval)
     {
         var top = Component.Usage;
         var largest = double.NegativeInfinity;
@@ -159,7 +189,7 @@ public static class AccountEngine
                 notable = Notable(e) ? e : null;
             }
         }
-        var subject = notable ?? ofFamily ?? applied[^1];
+        var subject = notable ?? ofFamily ?? applied[applied.Count - 1];
         return applied.Count == 1 ? subject.Describe() : $"{subject.Describe()} (+{applied.Count - 1} more events)";
     }
 

@@ -50,6 +50,20 @@ public class AccountEngineTests
     }
 
     [Fact]
+    public void Apply_BatchWithADuplicateFirst_NamesOnlyTheEventsApplied()
+    {
+        var state = new AccountState();
+        AccountEngine.Apply(state, HealthyMonth(Now), Models.Replay, Now);
+        var opened = TicketOpened(Now.AddMinutes(-30), "T-7", "urgent");
+        AccountEngine.Apply(state, [opened], Models.Replay, Now);
+        // Given newest first: applied in event-time order, the repeat of the opening skipped.
+        var result = AccountEngine.Apply(state, [TicketEscalated(Now.AddMinutes(-10), "T-7"), opened], Models.Replay, Now);
+        Assert.Equal((1, 1), (result.Applied, result.Duplicates));
+        var change = Assert.IsType<ScoreChange>(result.Change);
+        Assert.Equal("ticket T-7 escalated", change.Cause);
+    }
+
+    [Fact]
     public void Apply_CrossingIntoRed_ReportsTheCrossingOnce()
     {
         var state = new AccountState();
