@@ -220,14 +220,40 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
         }
         var scoreOnly = keyHash == _portfolioKeyHash && _portfolioHash != 0;
         (_portfolioHash, _portfolioKeyHash) = (hash, keyHash);
-        var since = now - PortfolioEntry.MoveHorizon;
-        var moves = changes is null
-            ? []
-            : changes.Where(c => c.At >= since).TakeLast(PortfolioEntry.MaxMoves)
-                .Select(c => new BandMove(c.At, c.From is { } f ? Bands.Name(f) : null, Bands.Name(c.To))).ToArray();
+        var moves = RecentMoves(changes, now - PortfolioEntry.MoveHorizon);
         _portfolioTicket = services.Portfolio.Enqueue(new PortfolioEntry(
             _state.Account, 0, profile.Name?.Value, profile.Segment?.Value, profile.CsmOwner?.Value,
             score, evaluation.Band is { } b ? Bands.Name(b) : null, _state.Billing.Mrr?.Value, now, moves), scoreOnly);
+    }
+
+    /// <summary>The band moves at or after <paramref name="since"/>, the last <see cref="PortfolioEntry.MaxMoves"/> of them, oldest first.</summary>
+    private static BandMove[] RecentMoves(List<BandChange>? changes, DateTimeOffset since)
+    {
+        if (changes is null)
+        {
+            return [];
+        }
+        // The newest first, back to the cap; then put oldest first.
+        Span<int> picked = stackalloc int[PortfolioEntry.MaxMoves];
+        var count = 0;
+        for (var i = changes.Count - 1; i >= 0 && count < picked.Length; i--)
+        {
+            if (changes[i].At >= since)
+            {
+                picked[count++] = i;
+            }
+        }
+        if (count == 0)
+        {
+            return [];
+        }
+        var moves = new BandMove[count];
+        for (var k = 0; k < count; k++)
+        {
+            var c = changes[picked[count - 1 - k]];
+            moves[k] = new BandMove(c.At, c.From is { } f ? Bands.Name(f) : null, Bands.Name(c.To));
+        }
+        return moves;
     }
 
     /// <summary>

@@ -1,24 +1,41 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace CsMetrics.Grains.Alerts;
 
 /// <summary>
 /// What this node's ingest saw of each source since the last report: the latest event time per
-/// source name. The alert clock hands it to the source monitor; ingest pays one dictionary write
-/// per source per request.
+/// source name. The alert clock hands it to the source monitor; ingest pays one dictionary read
+/// and one atomic maximum per source per request (no allocation once a source is known: a
+/// dictionary of <see cref="DateTimeOffset"/> values allocated a node on every update).
 /// </summary>
 public sealed class SourceActivity
 {
-    private ConcurrentDictionary<string, DateTimeOffset> _seen = new(StringComparer.Ordinal);
+    private ConcurrentDictionary<string, StrongBox<long>> _seen = new(StringComparer.Ordinal);
 
-    public void Saw(string source, DateTimeOffset at) =>
-        _seen.AddOrUpdate(source, static (_, at) => at, static (_, current, at) => at > current ? at : current, at);
+    public void Saw(string source, DateTimeOffset at)
+    {
+        var ticks = at.UtcTicks;
+        var latest = _seen.GetOrAdd(source, static (_, ticks) => new StrongBox<long>(ticks), ticks);
+        var current = Volatile.Read(ref latest.Value);
+        while (ticks > current)
+        {
+            var found = Interlocked.CompareExchange(ref latest.Value, ticks, current);
+            if (found == current)
+            {
+                return;
+            }
+            current = found;
+        }
+    }
 
     /// <summary>Takes what was seen since the last call.</summary>
     public Dictionary<string, DateTimeOffset> Drain()
     {
-        var taken = Interlocked.Exchange(ref _seen, new ConcurrentDictionary<string, DateTimeOffset>(StringComparer.Ordinal));
-        return new Dictionary<string, DateTimeOffset>(taken, StringComparer.Ordinal);
+        var taken = Interlocked.Exchange(ref _seen, new ConcurrentDictionary<string, StrongBox<long>>(StringComparer.Ordinal));
+        // A Saw racing with the exchange may write to the taken dictionary after this read; the
+        // next request from that source records it again, as it did before.
+        return taken.ToDictionary(p => p.Key, p => new DateTimeOffset(Volatile.Read(ref p.Value.Value), TimeSpan.Zero), StringComparer.Ordinal);
     }
 }
 
