@@ -139,13 +139,16 @@ public sealed partial class DurableLog : BackgroundService
 
     private async Task<AccountIngestResult[]> DeliverAsync(Dictionary<string, List<HealthEvent>> byAccount, LogEpoch? epoch)
     {
-        var accounts = byAccount.Keys.ToArray();
+        var accounts = new string[byAccount.Count];
+        byAccount.Keys.CopyTo(accounts, 0); // all of them, for Record, even if a call below throws
         var calls = new Task<AccountIngestResult>[accounts.Length];
         try
         {
-            for (var i = 0; i < accounts.Length; i++)
+            var i = 0;
+            foreach (var events in byAccount.Values)
             {
-                calls[i] = _accounts.Get(accounts[i]).IngestAsync(new EventBatch([.. byAccount[accounts[i]]]));
+                calls[i] = _accounts.Get(accounts[i]).IngestAsync(new EventBatch([.. events]));
+                i++;
             }
             return await Task.WhenAll(calls);
         }

@@ -39,7 +39,8 @@ public sealed class EventIngestor(Catalog.CatalogHolder catalog, DurableLog log,
         var validator = catalog.Validator;
         var rejected = new List<RejectedEvent>();
         var byAccount = new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal);
-        var seen = new HashSet<(string Account, string Id)>();
+        // The ids of an account's events in this body, once it has more than a few (see IsRepeat).
+        Dictionary<string, HashSet<string>>? idsByAccount = null;
         var duplicates = 0;
 
         for (var i = 0; i < events.Count; i++)
@@ -57,14 +58,14 @@ public sealed class EventIngestor(Catalog.CatalogHolder catalog, DurableLog log,
                 (kept ??= []).Add(Keep(origin, i, events[i], e.Id,
                     $"{LatePrefix}event time {e.Timestamp:O} is older than the grace window of {model.Ingest.GraceHours} hours; counted, not applied to the live score", now));
             }
-            if (!seen.Add((e!.Account, e.Id)))
+            if (!byAccount.TryGetValue(e!.Account, out var list))
+            {
+                byAccount[e.Account] = list = new List<HealthEvent>(1);
+            }
+            else if (IsRepeat(list, e, ref idsByAccount))
             {
                 duplicates++; // the same event twice in one body
                 continue;
-            }
-            if (!byAccount.TryGetValue(e.Account, out var list))
-            {
-                byAccount[e.Account] = list = [];
             }
             list.Add(e);
         }
@@ -93,6 +94,39 @@ public sealed class EventIngestor(Catalog.CatalogHolder catalog, DurableLog log,
         changed.Sort(static (a, b) => string.CompareOrdinal(a.Account, b.Account));
         return new IngestResponse(accepted, duplicates, late, rejected, changed);
     }
+
+    /// <summary>
+    /// Whether the body already had an event with this id for this account. An account has one or a
+    /// few events in most bodies, so its list is scanned; past <see cref="ScanLimit"/> events its ids
+    /// go into a set of their own. (One set of every (account, id) pair of the body cost an entry
+    /// and two string hashes per event.)
+    /// </summary>
+    private static bool IsRepeat(List<HealthEvent> list, HealthEvent e, ref Dictionary<string, HashSet<string>>? idsByAccount)
+    {
+        if (list.Count < ScanLimit)
+        {
+            foreach (var other in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list))
+            {
+                if (string.Equals(other.Id, e.Id, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+        idsByAccount ??= new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        if (!idsByAccount.TryGetValue(e.Account, out var ids))
+        {
+            idsByAccount[e.Account] = ids = new HashSet<string>(list.Count * 2, StringComparer.Ordinal);
+            foreach (var other in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list))
+            {
+                ids.Add(other.Id);
+            }
+        }
+        return !ids.Add(e.Id);
+    }
+
+    private const int ScanLimit = 16;
 
     private static QuarantinedEvent Keep(IngestOrigin origin, int index, JsonElement envelope, string? id, string reason, DateTimeOffset now)
     {

@@ -85,6 +85,28 @@ public class PostEventsTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Post_RepeatsAmongManyEventsOfOneAccount_AreCountedOnce_AndAnotherAccountMayUseTheSameId()
+    {
+        // Past the few events per account that the ingest compares one by one.
+        var account = NewAccount("many");
+        var other = NewAccount("many-other");
+        var logins = Enumerable.Range(0, 30).Select(i => Events.Login(Now.AddMinutes(-40 + i), id: $"many-{i}")).ToList();
+        var body = new JsonArray([
+            .. logins.Select(e => (JsonNode)ToJson(e with { Account = account })),
+            ToJson(logins[2] with { Account = account }),
+            ToJson(logins[20] with { Account = account }),
+            ToJson(logins[25] with { Account = other }),
+        ]).ToJsonString();
+        var (_, answer) = await PostAsync(server.Http, body);
+        Assert.Equal(31, (int)answer!["accepted"]!);
+        Assert.Equal(2, (int)answer["duplicates"]!);
+        var (_, view) = await GetAsync(server.Http, $"/v1/accounts/{account}");
+        Assert.Equal(30, (int)view!["eventCount"]!);
+        var (_, otherView) = await GetAsync(server.Http, $"/v1/accounts/{other}");
+        Assert.Equal(1, (int)otherView!["eventCount"]!);
+    }
+
+    [Fact]
     public async Task Post_Ndjson_IsAccepted()
     {
         var account = NewAccount("ndjson");
