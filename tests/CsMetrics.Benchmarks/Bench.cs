@@ -139,8 +139,11 @@ internal static class Node
 public sealed record Row(int Accounts, string Distribution, string Pipeline, double EventsPerSecond, double P50, double P99,
     double CpuMicrosPerEvent, double GeneratorCpuSeconds, double? VsHttpBaseline, double? VsEngineBaseline);
 
+/// <summary>What the node's collector did during a run: bytes allocated per event answered, collections per generation, time paused.</summary>
+public sealed record CollectorDelta(double AllocatedBytesPerEvent, int Gen0, int Gen1, int Gen2, double PauseMs);
+
 /// <param name="PerSecond">Events answered in each whole second of the run, in order: shows a ramp or a stall the average hides.</param>
-public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed, int[] PerSecond)
+public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed, int[] PerSecond, CollectorDelta? Collector = null)
 {
     public double EventsPerSecond => Events / Seconds;
 
@@ -156,6 +159,8 @@ public sealed record RunResult(string Name, int Events, double Seconds, double P
         ["loadGeneratorCpuSeconds"] = Math.Round(GeneratorCpuSeconds, 2),
         ["failedRequests"] = Failed,
         ["eventsPerWholeSecond"] = new JsonArray([.. PerSecond.Select(n => (JsonNode)n)]),
+        ["nodeAllocatedBytesPerEvent"] = Collector is null ? null : Math.Round(Collector.AllocatedBytesPerEvent),
+        ["collections"] = Collector is null ? null : new JsonObject { ["gen0"] = Collector.Gen0, ["gen1"] = Collector.Gen1, ["gen2"] = Collector.Gen2, ["pauseMs"] = Math.Round(Collector.PauseMs) },
     };
 }
 
@@ -267,11 +272,18 @@ internal static class Load
             $"  warm-up to steady state: {clock.Elapsed.TotalSeconds:F0} s of uniform load (not measured), 5-second windows: {string.Join(' ', rates.Select(r => $"{r / 1000:F0}k"))} events/s"));
     }
 
+    private static async Task<(long Allocated, int Gen0, int Gen1, int Gen2, double PauseMs)> CollectorAsync(HttpClient http)
+    {
+        var gc = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/gc", UriKind.Relative));
+        return ((long)gc!["allocatedBytes"]!, (int)gc["gen0"]!, (int)gc["gen1"]!, (int)gc["gen2"]!, (double)gc["totalPauseMs"]!);
+    }
+
     /// <summary>Posts the bodies with <paramref name="concurrency"/> requests in flight, as fast as the node answers.</summary>
     /// <param name="limit">Stop sending new bodies after this long; the figures cover the bodies sent.</param>
     public static async Task<RunResult> MeasureAsync(string name, NodeProcess node, HttpClient http, string path, List<byte[]> bodies, BenchOptions options, TimeSpan? limit = null)
     {
         limit ??= TimeSpan.FromSeconds(options.RunSeconds);
+        var gcBefore = await CollectorAsync(http);
         var cpuBefore = node.TotalProcessorTime;
         var myCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -279,6 +291,7 @@ internal static class Load
         var seconds = clock.Elapsed.TotalSeconds;
         var nodeCpu = (node.TotalProcessorTime - cpuBefore).TotalSeconds;
         var myCpu = (Process.GetCurrentProcess().TotalProcessorTime - myCpuBefore).TotalSeconds;
+        var gcAfter = await CollectorAsync(http);
         latencies.Sort();
         var events = latencies.Count * options.Batch;
         var perSecond = new int[(int)seconds];
@@ -286,9 +299,14 @@ internal static class Load
         {
             perSecond[(int)at] += options.Batch;
         }
-        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed, perSecond);
+        var collector = new CollectorDelta(
+            (gcAfter.Allocated - gcBefore.Allocated) / (double)Math.Max(1, events),
+            gcAfter.Gen0 - gcBefore.Gen0, gcAfter.Gen1 - gcBefore.Gen1, gcAfter.Gen2 - gcBefore.Gen2, gcAfter.PauseMs - gcBefore.PauseMs);
+        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed, perSecond, collector);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {name}: {result.EventsPerSecond:N0} events/s, p50 {result.P50:F1} ms, p99 {result.P99:F1} ms, {result.NodeCpuMicrosPerEvent:F1} µs node CPU/event, {failed} failed requests"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    node allocated {collector.AllocatedBytesPerEvent:N0} B/event; collector: {collector.Gen0} gen0, {collector.Gen1} gen1, {collector.Gen2} gen2 collections, paused {collector.PauseMs:N0} ms ({collector.PauseMs / 10 / seconds:F1} % of the run)"));
         Console.WriteLine($"    events answered in each whole second: {string.Join(' ', perSecond.Select(n => $"{n / 1000.0:F0}k"))}");
         return result;
     }

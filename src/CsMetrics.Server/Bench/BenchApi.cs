@@ -23,8 +23,8 @@ namespace CsMetrics.Server.Bench;
 /// batches (one call per account per batch) into counting grains, no HTTP and no JSON.</item>
 /// <item><c>GET /v1/bench/memory</c>: managed heap after a full collection, and the working set.</item>
 /// <item><c>GET /v1/bench/gc</c>: the collector's counters so far (collections per generation, total
-/// pause time, the longest pause of the last blocking full collection, the mode), so the benchmark can
-/// tell how much of a latency tail the collector explains.</item>
+/// pause time, the longest pause of the last blocking full collection, the mode, bytes allocated), so
+/// the benchmark can tell how much of a latency tail the collector explains and what a run allocated.</item>
 /// </list>
 /// </summary>
 public static class BenchApi
@@ -161,7 +161,8 @@ public static class BenchApi
         return TypedResults.Ok(new GcResponse(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
             GC.GetTotalPauseDuration().TotalMilliseconds, longest.TotalMilliseconds,
             System.Runtime.GCSettings.IsServerGC, System.Runtime.GCSettings.LatencyMode.ToString(),
-            ephemeral.PauseDurations.Length > 0 ? ephemeral.PauseDurations[0].TotalMilliseconds : 0, ephemeral.PromotedBytes, ephemeral.HeapSizeBytes, generations));
+            ephemeral.PauseDurations.Length > 0 ? ephemeral.PauseDurations[0].TotalMilliseconds : 0, ephemeral.PromotedBytes, ephemeral.HeapSizeBytes, generations,
+            GC.GetTotalAllocatedBytes(precise: false)));
     }
 }
 
@@ -172,4 +173,4 @@ public sealed record GrainCallsResponse(int Events, int Calls, double Seconds, d
 public sealed record MemoryResponse(long ManagedHeapBytes, long WorkingSetBytes);
 
 public sealed record GcResponse(int Gen0, int Gen1, int Gen2, double TotalPauseMs, double LastFullBlockingPauseMs, bool Server, string LatencyMode,
-    double LastEphemeralPauseMs, long LastEphemeralPromotedBytes, long HeapBytes, long[] GenerationBytesAfter);
+    double LastEphemeralPauseMs, long LastEphemeralPromotedBytes, long HeapBytes, long[] GenerationBytesAfter, long AllocatedBytes);

@@ -1,4 +1,5 @@
 using System.Net;
+using CsMetrics.Server.Bench;
 
 namespace CsMetrics.Server.Tests.Bench;
 
@@ -15,5 +16,16 @@ public class BenchApiTests(ServerFixture server)
         using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method == "POST" ? new StringContent("[]") : null };
         using var response = await server.Http.SendAsync(request, TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public void Collector_CountsTheBytesAllocatedSinceTheLastReading()
+    {
+        var before = BenchApi.Collector().Value!;
+        var kept = new byte[4 << 20];
+        var after = BenchApi.Collector().Value!;
+        GC.KeepAlive(kept);
+        Assert.InRange(after.AllocatedBytes - before.AllocatedBytes, 4 << 20, long.MaxValue);
+        Assert.True(after.Gen0 >= before.Gen0);
     }
 }
