@@ -12,13 +12,30 @@ public static class CompressedFrame
     public const byte Marker = 0xB1;
 
     /// <summary>The marker and the compressed bytes, or the input itself when compressing would not make it smaller.</summary>
-    public static byte[] Pack(byte[] plain)
+    public static byte[] Pack(byte[] plain) => TryPack(plain) ?? plain;
+
+    /// <summary>
+    /// The marker and the compressed bytes in an array of exactly their size, or null when
+    /// compressing would not make <paramref name="plain"/> smaller. The encoder writes into a
+    /// pooled buffer: only the result is allocated (an entry of the event log is 50-100 KB plain,
+    /// and a fresh buffer of that size per request went to the large-object heap).
+    /// </summary>
+    public static byte[]? TryPack(ReadOnlySpan<byte> plain)
     {
-        var output = new byte[BrotliEncoder.GetMaxCompressedLength(plain.Length) + 1];
-        output[0] = Marker;
-        return BrotliEncoder.TryCompress(plain, output.AsSpan(1), out var written, quality: 1, window: 22) && written + 1 < plain.Length
-            ? output[..(written + 1)]
-            : plain;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BrotliEncoder.GetMaxCompressedLength(plain.Length) + 1);
+        try
+        {
+            if (!BrotliEncoder.TryCompress(plain, buffer.AsSpan(1), out var written, quality: 1, window: 22) || written + 1 >= plain.Length)
+            {
+                return null;
+            }
+            buffer[0] = Marker;
+            return buffer.AsSpan(0, written + 1).ToArray();
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     public static bool IsPacked(ReadOnlySpan<byte> data) => !data.IsEmpty && data[0] == Marker;

@@ -24,20 +24,47 @@ public static class HealthEventCodec
     /// <summary>A packed entry that decodes past this is corrupt (a log entry holds at most about 1 MB of compressed events).</summary>
     private const int MaxPlainBytes = 64 * 1024 * 1024;
 
+    // One encoding buffer per thread, kept between calls: a log entry is 50-100 KB before compression,
+    // and a new buffer per request (grown by doubling, then copied) went to the large-object heap.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_writer;
+
+    private const int MaxKeptBufferBytes = 1 << 20;
+
     public static byte[] Encode(IReadOnlyList<HealthEvent> events)
     {
-        var plain = EncodePlain(events);
-        return plain.Length <= CompressAbove ? plain : CompressedFrame.Pack(plain);
+        var writer = t_writer ??= new ArrayBufferWriter<byte>(64 * 1024);
+        writer.ResetWrittenCount();
+        try
+        {
+            Write(writer, events);
+            var plain = writer.WrittenSpan;
+            return plain.Length <= CompressAbove ? plain.ToArray() : CompressedFrame.TryPack(plain) ?? plain.ToArray();
+        }
+        finally
+        {
+            if (writer.Capacity > MaxKeptBufferBytes)
+            {
+                t_writer = null; // an outsized batch: do not keep its buffer
+            }
+        }
     }
 
     internal static byte[] EncodePlain(IReadOnlyList<HealthEvent> events)
     {
         var writer = new ArrayBufferWriter<byte>(events.Count * 96 + 8);
+        Write(writer, events);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    private static void Write(ArrayBufferWriter<byte> writer, IReadOnlyList<HealthEvent> events)
+    {
         writer.GetSpan(1)[0] = Version;
         writer.Advance(1);
         WriteVarint(writer, (uint)events.Count);
-        foreach (var e in events)
+        for (var i = 0; i < events.Count; i++)
         {
+            var e = events[i];
             WriteString(writer, e.Id);
             WriteString(writer, e.Account);
             WriteString(writer, e.Type);
@@ -49,13 +76,23 @@ public static class HealthEventCodec
             WriteString(writer, e.User);
             WriteString(writer, e.Source);
             WriteVarint(writer, (uint)e.Properties.Count);
-            foreach (var (name, value) in e.Properties)
+            if (e.Properties is Dictionary<string, string> dictionary)
             {
-                WriteString(writer, name);
-                WriteString(writer, value);
+                foreach (var (name, value) in dictionary) // the struct enumerator: no allocation per event
+                {
+                    WriteString(writer, name);
+                    WriteString(writer, value);
+                }
+            }
+            else
+            {
+                foreach (var (name, value) in e.Properties)
+                {
+                    WriteString(writer, name);
+                    WriteString(writer, value);
+                }
             }
         }
-        return writer.WrittenSpan.ToArray();
     }
 
     /// <summary>The events of an entry; <see cref="InvalidDataException"/> for anything that is not a whole, known encoding.</summary>

@@ -161,11 +161,22 @@ public sealed partial class DurableLog : BackgroundService
 
     private static List<byte[]> Encode(Dictionary<string, List<HealthEvent>> byAccount)
     {
-        var all = byAccount.Values.SelectMany(v => v).ToList();
-        var entries = new List<byte[]>();
-        foreach (var chunk in all.Chunk(MaxEventsPerEntry))
+        var count = 0;
+        foreach (var events in byAccount.Values)
         {
-            entries.Add(HealthEventCodec.Encode(chunk));
+            count += events.Count;
+        }
+        var all = new HealthEvent[count];
+        var at = 0;
+        foreach (var events in byAccount.Values)
+        {
+            events.CopyTo(all, at);
+            at += events.Count;
+        }
+        var entries = new List<byte[]>(count / MaxEventsPerEntry + 1);
+        for (var start = 0; start < count; start += MaxEventsPerEntry)
+        {
+            entries.Add(HealthEventCodec.Encode(new ArraySegment<HealthEvent>(all, start, Math.Min(MaxEventsPerEntry, count - start))));
         }
         return entries;
     }

@@ -69,6 +69,19 @@ public class HealthEventCodecTests
     }
 
     [Fact]
+    public void Encode_OneAfterAnother_EachRoundTrips_AfterAnOutsizedBatchToo()
+    {
+        // The encoder reuses its buffer between calls: nothing of one batch may show in the next.
+        var big = Enumerable.Range(0, 12_000).Select(i => Login(Now.AddSeconds(-i), id: $"big-{i}-{new string('x', 80)}")).ToList();
+        List<HealthEvent>[] batches = [ProductBatch(), [Login(Now, id: "one")], big, ProductBatch()[..3], [Login(Now, id: "last")]];
+        foreach (var batch in batches)
+        {
+            var decoded = HealthEventCodec.Decode(HealthEventCodec.Encode(batch));
+            Assert.Equal(batch.Select(e => (e.Id, e.Account, e.Timestamp)), decoded.Select(e => (e.Id, e.Account, e.Timestamp)));
+        }
+    }
+
+    [Fact]
     public void Decode_PlainEntries_WrittenBeforeCompression_StillRead_AndSmallOnesStayPlain()
     {
         var events = ProductBatch();
