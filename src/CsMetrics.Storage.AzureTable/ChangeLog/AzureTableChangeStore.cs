@@ -221,15 +221,49 @@ public class AzureTableChangeStore<T> : IChangeStore<T> where T : IChangeRecord
         return done;
     }
 
+    /// <summary>
+    /// Brotli (quality 1, as <see cref="CompressionLevel.Fastest"/>) of the records' JSON. The JSON is
+    /// written into a buffer kept per thread and compressed in one call into a pooled one: only the
+    /// result is allocated. (A stream per batch grew its buffers by doubling, and a snapshot's went
+    /// to the large-object heap.)
+    /// </summary>
     private byte[] Encode(List<T> records)
     {
-        using var output = new MemoryStream();
-        using (var brotli = new BrotliStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        var plain = t_plain ??= new System.Buffers.ArrayBufferWriter<byte>(64 * 1024);
+        plain.ResetWrittenCount();
+        try
         {
-            JsonSerializer.Serialize(brotli, records, _json);
+            using (var writer = new Utf8JsonWriter(plain))
+            {
+                JsonSerializer.Serialize(writer, records, _json);
+            }
+            var compressed = System.Buffers.ArrayPool<byte>.Shared.Rent(BrotliEncoder.GetMaxCompressedLength(plain.WrittenCount));
+            try
+            {
+                if (!BrotliEncoder.TryCompress(plain.WrittenSpan, compressed, out var written, quality: 1, window: 22))
+                {
+                    throw new InvalidOperationException("Brotli could not compress a change batch into its maximum compressed size");
+                }
+                return compressed.AsSpan(0, written).ToArray();
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(compressed);
+            }
         }
-        return output.ToArray();
+        finally
+        {
+            if (plain.Capacity > MaxKeptPlainBytes)
+            {
+                t_plain = null; // a large snapshot: do not keep its buffer
+            }
+        }
     }
+
+    [ThreadStatic]
+    private static System.Buffers.ArrayBufferWriter<byte>? t_plain;
+
+    private const int MaxKeptPlainBytes = 4 << 20;
 
     private List<T> Decode(TableEntity entity)
     {
