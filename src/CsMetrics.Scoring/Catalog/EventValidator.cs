@@ -168,7 +168,7 @@ public sealed class EventValidator(EventCatalog catalog, ScoringModel model)
         timestamp = default;
         error = null;
         if (!e.TryGetProperty("timestamp", out var el) || el.ValueKind != JsonValueKind.String
-            || !TryParseInstant(el.GetString()!, out timestamp))
+            || !TryParseInstant(el, out timestamp))
         {
             error = $"timestamp: expected an ISO 8601 date-time with a time zone, e.g. 2026-11-23T10:15:00Z, got {Got(e, "timestamp")}";
             return false;
@@ -180,6 +180,24 @@ public sealed class EventValidator(EventCatalog catalog, ScoringModel model)
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// <see cref="TryParseInstant(string, out DateTimeOffset)"/> of a JSON string, read from its UTF-8
+    /// bytes when it plainly ends in a zone (what producers send) so no string is made for it; any
+    /// other form goes through the general parser.
+    /// </summary>
+    private static bool TryParseInstant(JsonElement element, out DateTimeOffset value)
+    {
+        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element);
+        var text = raw.Length >= 2 ? raw[1..^1] : raw; // without its quotes
+        if (text.Length >= 11 && !text.Contains((byte)'\\') && (text[^1] is (byte)'Z' || text[^6] is (byte)'+' or (byte)'-')
+            && element.TryGetDateTimeOffset(out var parsed))
+        {
+            value = parsed.ToUniversalTime();
+            return true;
+        }
+        return TryParseInstant(element.GetString()!, out value);
     }
 
     /// <summary>An instant must carry its offset: "2026-11-23T10:15:00" alone is ambiguous and rejected.</summary>

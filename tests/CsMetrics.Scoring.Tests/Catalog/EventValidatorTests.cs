@@ -19,6 +19,24 @@ public class EventValidatorTests
     }
 
     [Theory]
+    [InlineData("2026-11-23T10:15:00Z")]
+    [InlineData("2026-11-23T10:15:00z")]
+    [InlineData("2026-11-23T10:15:00.1234567Z")]
+    [InlineData("2026-11-23T11:15:00+01:00")]
+    [InlineData("2026-11-23T04:45:00-05:30")]
+    [InlineData("2026-11-23 10:15:00Z")]
+    [InlineData("\\u0032026-11-23T10:15:00Z")]
+    public void Timestamp_EveryFormWithAZone_IsTheSameInstant_HoweverItIsRead(string timestamp)
+    {
+        // Producers' usual forms are read from the JSON's bytes, others through the general parser: both agree.
+        var (e, error) = Validate($$"""{"id":"e","account":"a","type":"login","timestamp":"{{timestamp}}"}""");
+        Assert.Null(error);
+        var expected = DateTimeOffset.Parse(JsonDocument.Parse($"\"{timestamp}\"").RootElement.GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUniversalTime();
+        Assert.Equal(expected, e!.Timestamp);
+        Assert.Equal(TimeSpan.Zero, e.Timestamp.Offset);
+    }
+
+    [Theory]
     [InlineData("login"), InlineData("feature_used"), InlineData("workflow_completed"), InlineData("integration_setup"), InlineData("session")]
     [InlineData("ticket_opened"), InlineData("ticket_resolved"), InlineData("ticket_escalated")]
     [InlineData("nps_response"), InlineData("csat_response"), InlineData("milestone_achieved"), InlineData("value_realized")]
