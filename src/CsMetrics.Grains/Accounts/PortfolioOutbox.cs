@@ -26,6 +26,10 @@ public sealed partial class PortfolioOutbox(IGrainFactory grains, [FromKeyedServ
     private readonly Channel<byte> _wake = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Dictionary<string, PortfolioEntry> _pending = new(StringComparer.Ordinal);
+    // The last round's dictionary, emptied, for the next queue: one round can hold an entry for most
+    // of the silo's accounts, and a new dictionary grew to that size again every round (by doubling,
+    // on the large-object heap). Only the loop touches it.
+    private Dictionary<string, PortfolioEntry>? _spare;
     private long _deliveredUpTo;
     // Under the tracker's lock: whether the queue holds an entry that must go in the next round, and
     // since when the oldest score-only entry waits.
@@ -145,7 +149,8 @@ public sealed partial class PortfolioOutbox(IGrainFactory grains, [FromKeyedServ
         var (batch, upTo) = _tracker.Take(() =>
         {
             var taken = _pending;
-            _pending = new Dictionary<string, PortfolioEntry>(StringComparer.Ordinal);
+            _pending = _spare ?? new Dictionary<string, PortfolioEntry>(StringComparer.Ordinal);
+            _spare = null;
             (_due, _waitingSince) = (false, null);
             return taken;
         });
@@ -156,6 +161,8 @@ public sealed partial class PortfolioOutbox(IGrainFactory grains, [FromKeyedServ
         }
         _tracker.Delivered(upTo - _deliveredUpTo);
         _deliveredUpTo = upTo;
+        batch.Clear();
+        _spare = batch;
     }
 
     private Task SendAsync(int shard, PortfolioEntry[] entries, CancellationToken stoppingToken) =>
