@@ -26,6 +26,8 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public StallingStorage Storage { get; } = new();
 
+    public StallingInbox Inbox { get; } = new();
+
     public IGrainFactory Grains => Cluster.Client;
 
     public async ValueTask InitializeAsync()
@@ -36,6 +38,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorage("memory");
             silo.Services.AddKeyedSingleton(StorageNames.Default, (sp, _) => Storage.Wrap(sp.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>("memory")));
             silo.Services.AddSingleton<TimeProvider>(Time);
+            silo.Services.AddSingleton<IIncomingGrainCallFilter>(Inbox);
             silo.Services.AddSingleton(Model);
             silo.Services.AddCsMetricsGrains();
             // The fake clock only moves when a test moves it: no pause between portfolio rounds, and

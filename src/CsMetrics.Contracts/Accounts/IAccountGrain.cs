@@ -17,8 +17,12 @@ public interface IAccountGrain : IGrainWithStringKey
     [Alias("IngestAsync")]
     Task<AccountIngestResult> IngestAsync(EventBatch batch);
 
-    /// <summary>The live score and its explanation, re-evaluated at the current time; null for an account with no events.</summary>
-    [Alias("GetAsync")]
+    /// <summary>
+    /// The live score and its explanation, re-evaluated at the current time; null for an account with
+    /// no events. Interleaves: the view is taken in one turn, and while the account's open alerts are
+    /// fetched from the alert inbox the account keeps taking events (a busy inbox must not hold ingest).
+    /// </summary>
+    [Alias("GetAsync"), Orleans.Concurrency.AlwaysInterleave]
     Task<AccountView?> GetAsync();
 
     /// <summary>The account's score history; null if it has no events.</summary>

@@ -105,10 +105,13 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
             DeactivateOnIdle();
             return null;
         }
+        // All of the account's state is read in this turn; the inbox is asked after, and events
+        // that arrive while it answers are applied meanwhile (GetAsync interleaves) and show in the next read.
         var now = services.Time.GetUtcNow();
         AfterChange(AccountEngine.Reevaluate(_state, services.Model, now), 0, now);
-        var alerts = await GrainFactory.GetGrain<IAlertInboxGrain>(0).QueryAsync(new AlertQuery(null, null, null, _state.Account, null, 100));
-        return AccountViews.ToView(_state, HealthScorer.Score(_state, services.Model, now, explain: true), services.Model, alerts.Where(a => !a.IsClosed));
+        var view = AccountViews.ToView(_state, HealthScorer.Score(_state, services.Model, now, explain: true), services.Model, []);
+        var alerts = await GrainFactory.GetGrain<IAlertInboxGrain>(0).QueryAsync(new AlertQuery(null, null, null, view.Account, null, 100));
+        return view with { OpenAlerts = [.. alerts.Where(a => !a.IsClosed)] };
     }
 
     public Task<HistoryView?> HistoryAsync()

@@ -90,6 +90,37 @@ public class AccountGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task AReadWaitingForTheAlertInbox_DoesNotHoldTheAccount()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var account = NewAccount();
+        var now = fixture.Time.GetUtcNow();
+        var grain = Grain(account);
+        await grain.IngestAsync(new EventBatch(For(account, [Events.Login(now.AddHours(-2), "first")])));
+        fixture.Inbox.Stall(account);
+        Task<AccountView?> reading;
+        try
+        {
+            reading = grain.GetAsync();
+            await fixture.Inbox.ArrivedAsync(account).WaitAsync(TimeSpan.FromSeconds(5), ct);
+
+            // While the read waits for the account's alerts, the account takes events.
+            var second = await grain.IngestAsync(new EventBatch(For(account, [Events.Login(now.AddHours(-1), "second")]))).WaitAsync(TimeSpan.FromSeconds(5), ct);
+            Assert.Equal(1, second.Applied);
+            Assert.False(reading.IsCompleted, "the read should still be waiting for the inbox");
+        }
+        finally
+        {
+            fixture.Inbox.Release(account);
+        }
+
+        // The read shows the account as it was when it was asked, whole: one event, and its score for it.
+        var view = await reading.WaitAsync(TimeSpan.FromSeconds(5), ct);
+        Assert.Equal(1, view!.EventCount);
+        Assert.Equal(2, (await grain.GetAsync())!.EventCount);
+    }
+
+    [Fact]
     public async Task IngestAsync_SameBatchTwice_CountsItOnce()
     {
         var account = NewAccount();
