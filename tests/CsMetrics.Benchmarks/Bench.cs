@@ -45,6 +45,12 @@ public sealed class BenchOptions
     /// <summary>CsMetrics:Durability:TruncateInterval of the durable node (empty: the node's default).</summary>
     public string TruncateInterval { get; set; } = "";
 
+    /// <summary>
+    /// CsMetrics:Storage:AzureTable:TableShards of the durable nodes: account checkpoints spread over
+    /// this many tables (Azurite writes into a table in proportion to its size; see the README).
+    /// </summary>
+    public int TableShards { get; set; } = 16;
+
     /// <summary>Which phases to run: state, baseline, off, durable, latency, recovery (comma-separated).</summary>
     public string Phases { get; set; } = "state,baseline,off,durable,latency,recovery";
 
@@ -77,7 +83,8 @@ public sealed class BenchOptions
                 case "--out": o.Out = value; break;
                 case "--phases": o.Phases = value; break;
                 case "--truncate-interval": o.TruncateInterval = value; break;
-                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --run-seconds, --warmup-seconds, --gen0-size, --batch, --concurrency, --distributions, --recovery-accounts, --activation-seconds, --phases, --truncate-interval, --out)");
+                case "--table-shards": o.TableShards = int.Parse(value, CultureInfo.InvariantCulture); break;
+                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --run-seconds, --warmup-seconds, --gen0-size, --batch, --concurrency, --distributions, --recovery-accounts, --activation-seconds, --phases, --truncate-interval, --table-shards, --out)");
             }
         }
         if (args.Length % 2 != 0)
@@ -126,6 +133,7 @@ internal static class Node
             ["CsMetrics:Storage:Provider"] = "AzureTable",
             ["CsMetrics:Storage:AzureTable:ConnectionString"] = connection,
             ["CsMetrics:Bench:Enabled"] = "true",
+            ["CsMetrics:Storage:AzureTable:TableShards"] = (options?.TableShards ?? new BenchOptions().TableShards).ToString(CultureInfo.InvariantCulture),
         };
         if (options is { TruncateInterval.Length: > 0 })
         {
@@ -624,7 +632,7 @@ internal static class Recovery
         var connection = azurite.ConnectionString;
         var accounts = options.RecoveryAccounts;
         var serviceId = $"recover{Guid.NewGuid():N}"[..20];
-        var settings = Node.Durable(connection, serviceId);
+        var settings = Node.Durable(connection, serviceId, options);
         settings["CsMetrics:Accounts:MaxUnsavedEvents"] = "1000000";
         settings["CsMetrics:Durability:TruncateInterval"] = "01:00:00";
 

@@ -29,7 +29,8 @@ public static class AzureTableStorageExtensions
             n,
             sp.GetRequiredService<IOptionsMonitor<AzureTableStorageOptions>>().Get(n),
             sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AzureTableGrainStorage>>()));
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AzureTableGrainStorage>>(),
+            configurationSection));
         return builder;
     }
 }

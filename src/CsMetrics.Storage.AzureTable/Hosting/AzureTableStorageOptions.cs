@@ -25,6 +25,18 @@ public sealed class AzureTableStorageOptions : IStorageProviderSerializerOptions
     public int PartitionBuckets { get; set; } = 256;
 
     /// <summary>
+    /// Grain state is spread over this many tables (<c>TableName</c>, then <c>TableName</c> with
+    /// 01, 02, ...; whole partitions, by bucket), with <see cref="PartitionBuckets"/> &gt; 0. On
+    /// Azurite a write costs in proportion to the number of entities in its table: 100-entity
+    /// transactions of 2 KB entities ran at 526 entities/s into a table of 100,000 and 1,244/s into
+    /// one of 6,000 beside it (747 and 5,459/s with Azurite in memory). Azure Table Storage does not
+    /// care either way. Fixed for the life of the data: the first start records it in
+    /// <c>TableName</c>, and a start with another value refuses to run rather than look for state in
+    /// the wrong tables.
+    /// </summary>
+    public int TableShards { get; set; } = 1;
+
+    /// <summary>
     /// How long a partition read at activation keeps serving the grains of that partition after
     /// the last one used it. 0 turns the partition reads off (every activation reads its own row).
     /// </summary>

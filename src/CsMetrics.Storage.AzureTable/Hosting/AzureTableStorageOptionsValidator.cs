@@ -37,6 +37,18 @@ public sealed partial class AzureTableStorageOptionsValidator(string section) : 
         {
             errors.Add($"{section}:PartitionBuckets: expected 0 (a partition per grain) to 10000, got {options.PartitionBuckets}");
         }
+        if (options.TableShards is < 1 or > 64)
+        {
+            errors.Add($"{section}:TableShards: expected 1 to 64 tables, got {options.TableShards}");
+        }
+        else if (options.TableShards > 1 && options.PartitionBuckets < options.TableShards)
+        {
+            errors.Add($"{section}:TableShards: {options.TableShards} tables need PartitionBuckets of at least as many (whole partitions go to a table), got {options.PartitionBuckets}");
+        }
+        else if (options.TableShards > 1 && (options.TableName?.Length ?? 0) > 61)
+        {
+            errors.Add($"{section}:TableName: at most 61 characters with TableShards {options.TableShards} (the tables after the first take a two-digit suffix), got {options.TableName!.Length}");
+        }
         if (options.PrefetchLifetime < TimeSpan.Zero || options.PrefetchLifetime > TimeSpan.FromMinutes(1))
         {
             errors.Add($"{section}:PrefetchLifetime: expected 00:00:00 to 00:01:00, got {options.PrefetchLifetime}");

@@ -10,7 +10,9 @@ namespace CsMetrics.Storage.AzureTable.Storage;
 
 /// <summary>
 /// Grain state in Azure Table Storage. One entity per grain and state name: PartitionKey
-/// <c>{ServiceId}_{GrainId}</c>, RowKey the state name (both escaped, see <see cref="TableKeys"/>);
+/// <c>{ServiceId}_{GrainId}</c>, RowKey the state name (both escaped, see <see cref="TableKeys"/>),
+/// or a shared bucket partition (see <see cref="Keys"/>), in one table or spread over
+/// <see cref="AzureTableStorageOptions.TableShards"/> tables by bucket;
 /// the serialized state split over binary properties Data, Data1..Data14 (at most 960 KB).
 /// Writes always replace the whole entity (a merge would keep stale chunks) and are conditional on
 /// the ETag; a mismatch is an <see cref="InconsistentStateException"/>.
@@ -19,22 +21,34 @@ public sealed partial class AzureTableGrainStorage(
     string name,
     AzureTableStorageOptions options,
     string serviceId,
-    ILogger<AzureTableGrainStorage> logger) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
+    ILogger<AzureTableGrainStorage> logger,
+    string configurationSection = "AzureTableStorage") : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
 {
     private const string DataProperty = "Data";
     private const string SizeProperty = "StateBytes";
+    private const string ShardsProperty = "TableShards";
 
-    private readonly TableClient _table = CreateClient(options);
-    private readonly BucketIo? _buckets = options.PartitionBuckets > 0 ? new BucketIo(CreateClient(options), new PrefetchPolicy(options.PrefetchLifetime, options.PrefetchMaxAge, options.PrefetchBudgetBytes)) : null;
+    private readonly TableClient[] _tables = [.. Enumerable.Range(0, Math.Max(1, options.TableShards)).Select(i => CreateClient(options, TableNameOf(options, i)))];
+    private readonly BucketIo[]? _buckets = options.PartitionBuckets > 0
+        ? [.. Enumerable.Range(0, Math.Max(1, options.TableShards)).Select(i => new BucketIo(CreateClient(options, TableNameOf(options, i)), new PrefetchPolicy(options.PrefetchLifetime, options.PrefetchMaxAge, options.PrefetchBudgetBytes)))]
+        : null;
     private volatile bool _tableReady;
+
 
     public string Name => name;
 
     /// <summary>Bytes of grain state held by partition reads waiting for their activations.</summary>
-    internal long PrefetchedBytes => _buckets?.PageBytes ?? 0;
+    internal long PrefetchedBytes => _buckets?.Sum(b => b.PageBytes) ?? 0;
 
-    /// <summary>The table client, for readiness checks.</summary>
-    public TableClient Table => _table;
+    /// <summary>The (first) table client, for readiness checks.</summary>
+    public TableClient Table => _tables[0];
+
+    /// <summary>Every table grain state may live in.</summary>
+    public IReadOnlyList<TableClient> Tables => _tables;
+
+    /// <summary>The name of table <paramref name="shard"/>: the configured name, then the name with 01, 02, ...</summary>
+    public static string TableNameOf(AzureTableStorageOptions options, int shard) =>
+        shard == 0 ? options.TableName : options.TableName + shard.ToString("D2", System.Globalization.CultureInfo.InvariantCulture);
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(OptionFormattingUtilities.Name<AzureTableGrainStorage>(name), ServiceLifecycleStage.ApplicationServices, InitializeAsync);
@@ -48,12 +62,12 @@ public sealed partial class AzureTableGrainStorage(
         try
         {
             await EnsureTableAsync(cancellationToken);
-            LogReady(logger, name, _table.Name, _table.Uri);
+            LogReady(logger, name, Table.Name, Table.Uri);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not StorageLayoutException)
         {
             // Not fatal: the node starts, /readyz reports storage as unusable, the next call retries.
-            LogUnreachable(logger, name, _table.Uri, (e as RequestFailedException)?.Status ?? 0, Reason(e));
+            LogUnreachable(logger, name, Table.Uri, (e as RequestFailedException)?.Status ?? 0, Reason(e));
         }
     }
 
@@ -63,8 +77,43 @@ public sealed partial class AzureTableGrainStorage(
         {
             return;
         }
-        await _table.CreateIfNotExistsAsync(cancellationToken);
+        foreach (var table in _tables)
+        {
+            await table.CreateIfNotExistsAsync(cancellationToken);
+        }
+        await CheckLayoutAsync(cancellationToken);
         _tableReady = true;
+    }
+
+    /// <summary>
+    /// The number of tables is fixed for the life of the data: the first start records it in the
+    /// first table, and a start with another number stops here, naming the setting, instead of
+    /// looking for grain state in the wrong tables.
+    /// </summary>
+    private async Task CheckLayoutAsync(CancellationToken cancellationToken)
+    {
+        var (pk, rk) = (TableKeys.Escape($"{serviceId}_layout"), "tables");
+        var shards = Math.Max(1, options.TableShards);
+        var stored = await Table.GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken);
+        if (!stored.HasValue)
+        {
+            try
+            {
+                await Table.AddEntityAsync(new TableEntity(pk, rk) { [ShardsProperty] = shards }, cancellationToken);
+                return;
+            }
+            catch (RequestFailedException e) when (e.Status == 409)
+            {
+                stored = await Table.GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken); // another node recorded it first
+            }
+        }
+        var recorded = stored.HasValue ? stored.Value!.GetInt32(ShardsProperty) ?? 1 : shards;
+        if (recorded != shards)
+        {
+            throw new StorageLayoutException(
+                $"{configurationSection}:TableShards: {shards}, but the grain state of service \"{serviceId}\" in table {Table.Name} was written across {recorded} table(s); " +
+                $"set it back to {recorded} (changing it needs the state moved first)");
+        }
     }
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
@@ -74,15 +123,16 @@ public sealed partial class AzureTableGrainStorage(
     {
         await EnsureTableAsync(cancellationToken);
         var (pk, rk) = Keys(stateName, grainId);
+        var shard = ShardOf(pk);
         TableEntity? entity = null;
         var known = false;
         if (_buckets is not null)
         {
-            (known, entity) = await _buckets.ReadAsync(pk, rk, cancellationToken);
+            (known, entity) = await _buckets[shard].ReadAsync(pk, rk, cancellationToken);
         }
         if (!known)
         {
-            var response = await _table.GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken);
+            var response = await _tables[shard].GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken);
             entity = response.HasValue ? response.Value : null;
         }
         if (entity is null)
@@ -111,25 +161,26 @@ public sealed partial class AzureTableGrainStorage(
                 $"State \"{stateName}\" of grain {grainId} is {data.Length} bytes; one table entity holds at most {AzureTableStorageOptions.MaxStateBytes} bytes ({AzureTableStorageOptions.MaxDataProperties} properties of 64 KB)");
         }
         var entity = Split(pk, rk, data);
+        var shard = ShardOf(pk);
         try
         {
             if (_buckets is not null)
             {
-                _buckets.Invalidate(pk, rk);
-                grainState.ETag = await _buckets.WriteAsync(entity, grainState.ETag, data.Length);
+                _buckets[shard].Invalidate(pk, rk);
+                grainState.ETag = await _buckets[shard].WriteAsync(entity, grainState.ETag, data.Length);
             }
             else
             {
                 Response response = grainState.ETag is null
-                    ? await _table.AddEntityAsync(entity, cancellationToken)
-                    : await _table.UpdateEntityAsync(entity, new ETag(grainState.ETag), TableUpdateMode.Replace, cancellationToken);
+                    ? await Table.AddEntityAsync(entity, cancellationToken)
+                    : await Table.UpdateEntityAsync(entity, new ETag(grainState.ETag), TableUpdateMode.Replace, cancellationToken);
                 grainState.ETag = response.Headers.ETag?.ToString();
             }
             grainState.RecordExists = true;
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412 or 404)
         {
-            _buckets?.Invalidate(pk, rk);
+            _buckets?[shard].Invalidate(pk, rk);
             throw Inconsistent(e, grainId, stateName, grainState.ETag);
         }
     }
@@ -141,12 +192,13 @@ public sealed partial class AzureTableGrainStorage(
     {
         await EnsureTableAsync(cancellationToken);
         var (pk, rk) = Keys(stateName, grainId);
-        _buckets?.Invalidate(pk, rk);
+        var shard = ShardOf(pk);
+        _buckets?[shard].Invalidate(pk, rk);
         if (grainState.ETag is not null)
         {
             try
             {
-                await _table.DeleteEntityAsync(pk, rk, new ETag(grainState.ETag), cancellationToken);
+                await _tables[shard].DeleteEntityAsync(pk, rk, new ETag(grainState.ETag), cancellationToken);
             }
             catch (RequestFailedException e) when (e.Status is 412 or 404)
             {
@@ -180,6 +232,18 @@ public sealed partial class AzureTableGrainStorage(
         }
         var bucket = TableKeys.Bucket(id, options.PartitionBuckets).ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
         return (TableKeys.Escape($"{serviceId}_b{bucket}"), TableKeys.Escape(id) + "%%" + TableKeys.Escape(stateName));
+    }
+
+    /// <summary>The table a partition lives in: by its bucket, whole partitions to a table.</summary>
+    internal int ShardOf(string partitionKey)
+    {
+        if (_tables.Length == 1)
+        {
+            return 0;
+        }
+        // "{ServiceId}_b{bucket:D4}": the bucket is the number after the last "_b".
+        var at = partitionKey.LastIndexOf("_b", StringComparison.Ordinal);
+        return int.Parse(partitionKey.AsSpan(at + 2), System.Globalization.CultureInfo.InvariantCulture) % _tables.Length;
     }
 
     internal static TableEntity Split(string pk, string rk, ReadOnlyMemory<byte> data)
@@ -222,12 +286,12 @@ public sealed partial class AzureTableGrainStorage(
         _ => e.Message,
     };
 
-    private static TableClient CreateClient(AzureTableStorageOptions options)
+    private static TableClient CreateClient(AzureTableStorageOptions options, string table)
     {
         var clientOptions = new TableClientOptions();
         clientOptions.Retry.NetworkTimeout = options.RequestTimeout;
         clientOptions.Retry.MaxRetries = 2;
-        return new TableServiceClient(options.ConnectionString, clientOptions).GetTableClient(options.TableName);
+        return new TableServiceClient(options.ConnectionString, clientOptions).GetTableClient(table);
     }
 
     private static T CreateInstance<T>() => Activator.CreateInstance<T>();
@@ -241,6 +305,9 @@ public sealed partial class AzureTableGrainStorage(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Conditional write of {StateName} for {GrainId} rejected with HTTP {Status}")]
     private static partial void LogConflict(ILogger logger, GrainId grainId, string stateName, int status);
 }
+
+/// <summary>The configured table layout is not the one the stored grain state was written with.</summary>
+public sealed class StorageLayoutException(string message) : InvalidOperationException(message);
 
 /// <summary>A grain's state is larger than one table entity can hold.</summary>
 public sealed class StateTooLargeException(string message) : Exception(message);

@@ -30,7 +30,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
     private static readonly IGrainStorageSerializer Serializer =
         new OrleansGrainStorageSerializer(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>());
 
-    private async Task<AzureTableGrainStorage> ProviderAsync(string? table = null, int buckets = 256, long prefetchBudget = 256L * 1024 * 1024)
+    private async Task<AzureTableGrainStorage> ProviderAsync(string? table = null, int buckets = 256, long prefetchBudget = 256L * 1024 * 1024, int tables = 1)
     {
         var options = new AzureTableStorageOptions
         {
@@ -39,6 +39,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
             GrainStorageSerializer = Serializer,
             PartitionBuckets = buckets,
             PrefetchBudgetBytes = prefetchBudget,
+            TableShards = tables,
         };
         var storage = new AzureTableGrainStorage("test", options, "svc", NullLogger<AzureTableGrainStorage>.Instance);
         await storage.InitializeAsync(TestContext.Current.CancellationToken);
@@ -330,6 +331,62 @@ public class AzureTableGrainStorageTests(Azurite azurite)
     }
 
     [Fact]
+    public async Task StateSpreadOverTables_RoundTrips_EachPartitionInOneTable_AndStaleETagsStillConflict()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var table = $"shards{Guid.NewGuid():N}"[..20];
+        var storage = await ProviderAsync(table, buckets: 16, tables: 4);
+        var grains = Enumerable.Range(0, 40).Select(_ => NewGrain()).ToList();
+        var states = new List<GrainState<TestState>>();
+        foreach (var grain in grains)
+        {
+            var state = State($"state of {grain}", 100);
+            await storage.WriteStateAsync("account", grain, state);
+            states.Add(state);
+        }
+
+        // Each grain's entity is in the table of its partition's bucket, and only there.
+        var perTable = new List<List<TableEntity>>();
+        foreach (var client in storage.Tables)
+        {
+            perTable.Add(await client.QueryAsync<TableEntity>(e => e.RowKey != "tables", cancellationToken: ct).ToListAsync(ct));
+        }
+        Assert.Equal(40, perTable.Sum(t => t.Count));
+        Assert.True(perTable.Count(t => t.Count > 0) > 1, "40 grains over 16 buckets should reach more than one of the 4 tables");
+        for (var i = 0; i < perTable.Count; i++)
+        {
+            Assert.All(perTable[i], e => Assert.Equal(i, storage.ShardOf(e.PartitionKey)));
+        }
+
+        for (var i = 0; i < grains.Count; i++)
+        {
+            var read = new GrainState<TestState>();
+            await storage.ReadStateAsync("account", grains[i], read);
+            Assert.Equal($"state of {grains[i]}", read.State!.Text);
+            Assert.Equal(states[i].ETag, read.ETag);
+        }
+        var stale = new GrainState<TestState>(new TestState { Text = "stale" }) { ETag = states[0].ETag, RecordExists = true };
+        await storage.WriteStateAsync("account", grains[0], states[0]);
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("account", grains[0], stale));
+        await storage.ClearStateAsync("account", grains[1], states[1]);
+        var cleared = new GrainState<TestState>();
+        await storage.ReadStateAsync("account", grains[1], cleared);
+        Assert.False(cleared.RecordExists);
+    }
+
+    [Fact]
+    public async Task ADifferentNumberOfTables_ThanTheStateWasWrittenWith_RefusesToStart_NamingTheSetting()
+    {
+        var table = $"layout{Guid.NewGuid():N}"[..20];
+        var first = await ProviderAsync(table, buckets: 16, tables: 1);
+        await first.WriteStateAsync("account", NewGrain(), State("written across one table"));
+        var error = await Assert.ThrowsAsync<StorageLayoutException>(() => ProviderAsync(table, buckets: 16, tables: 4));
+        Assert.StartsWith("AzureTableStorage:TableShards: 4, but the grain state of service \"svc\" in table " + table + " was written across 1 table(s)", error.Message, StringComparison.Ordinal);
+        // The same number again starts.
+        await ProviderAsync(table, buckets: 16, tables: 1);
+    }
+
+    [Fact]
     public async Task Unreachable_StartsWithoutThrowingAndFailsCallsClearly()
     {
         var options = new AzureTableStorageOptions
@@ -357,6 +414,18 @@ public class AzureTableStorageOptionsValidatorTests
         Assert.Contains(result.Failures!, f => f.StartsWith("CsMetrics:Storage:AzureTable:RequestTimeout:", StringComparison.Ordinal));
         Assert.DoesNotContain("s3cret", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains(validator.Validate("x", new AzureTableStorageOptions()).Failures!, f => f.StartsWith("CsMetrics:Storage:AzureTable:ConnectionString: required", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(0, 256, "CsMetrics:Storage:AzureTable:TableShards: expected 1 to 64 tables, got 0")]
+    [InlineData(65, 256, "CsMetrics:Storage:AzureTable:TableShards: expected 1 to 64 tables, got 65")]
+    [InlineData(8, 4, "CsMetrics:Storage:AzureTable:TableShards: 8 tables need PartitionBuckets of at least as many")]
+    public void Validate_TableShards_NamesTheSettingAndWhatIsExpected(int tables, int buckets, string expected)
+    {
+        var validator = new AzureTableStorageOptionsValidator("CsMetrics:Storage:AzureTable");
+        var result = validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "UseDevelopmentStorage=true", TableShards = tables, PartitionBuckets = buckets });
+        Assert.Contains(result.Failures!, f => f.StartsWith(expected, StringComparison.Ordinal));
+        Assert.True(validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "UseDevelopmentStorage=true", TableShards = 16 }).Succeeded);
     }
 
     [Theory]
