@@ -46,8 +46,9 @@ public sealed class BenchOptions
     public string TruncateInterval { get; set; } = "";
 
     /// <summary>
-    /// CsMetrics:Storage:AzureTable:TableShards of the durable nodes: account checkpoints spread over
-    /// this many tables (Azurite writes into a table in proportion to its size; see the README).
+    /// CsMetrics:Storage:AzureTable:TableShards of the durable nodes (16, the provider's default):
+    /// account checkpoints spread over this many tables (Azurite writes into a table in proportion
+    /// to its size; see the README).
     /// </summary>
     public int TableShards { get; set; } = 16;
 

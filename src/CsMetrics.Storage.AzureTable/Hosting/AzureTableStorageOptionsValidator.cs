@@ -41,11 +41,11 @@ public sealed partial class AzureTableStorageOptionsValidator(string section) : 
         {
             errors.Add($"{section}:TableShards: expected 1 to 64 tables, got {options.TableShards}");
         }
-        else if (options.TableShards > 1 && options.PartitionBuckets < options.TableShards)
+        else if (options.PartitionBuckets > 0 && options.PartitionBuckets < options.TableShards)
         {
             errors.Add($"{section}:TableShards: {options.TableShards} tables need PartitionBuckets of at least as many (whole partitions go to a table), got {options.PartitionBuckets}");
         }
-        else if (options.TableShards > 1 && (options.TableName?.Length ?? 0) > 61)
+        else if (options.EffectiveTableShards > 1 && (options.TableName?.Length ?? 0) > 61)
         {
             errors.Add($"{section}:TableName: at most 61 characters with TableShards {options.TableShards} (the tables after the first take a two-digit suffix), got {options.TableName!.Length}");
         }

@@ -28,9 +28,9 @@ public sealed partial class AzureTableGrainStorage(
     private const string SizeProperty = "StateBytes";
     private const string ShardsProperty = "TableShards";
 
-    private readonly TableClient[] _tables = [.. Enumerable.Range(0, Math.Max(1, options.TableShards)).Select(i => CreateClient(options, TableNameOf(options, i)))];
+    private readonly TableClient[] _tables = [.. Enumerable.Range(0, options.EffectiveTableShards).Select(i => CreateClient(options, TableNameOf(options, i)))];
     private readonly BucketIo[]? _buckets = options.PartitionBuckets > 0
-        ? [.. Enumerable.Range(0, Math.Max(1, options.TableShards)).Select(i => new BucketIo(CreateClient(options, TableNameOf(options, i)), new PrefetchPolicy(options.PrefetchLifetime, options.PrefetchMaxAge, options.PrefetchBudgetBytes)))]
+        ? [.. Enumerable.Range(0, options.EffectiveTableShards).Select(i => new BucketIo(CreateClient(options, TableNameOf(options, i)), new PrefetchPolicy(options.PrefetchLifetime, options.PrefetchMaxAge, options.PrefetchBudgetBytes)))]
         : null;
     private volatile bool _tableReady;
 
@@ -93,14 +93,20 @@ public sealed partial class AzureTableGrainStorage(
     private async Task CheckLayoutAsync(CancellationToken cancellationToken)
     {
         var (pk, rk) = (TableKeys.Escape($"{serviceId}_layout"), "tables");
-        var shards = Math.Max(1, options.TableShards);
+        var shards = _tables.Length;
         var stored = await Table.GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken);
         if (!stored.HasValue)
         {
+            // No record: a first start, or state written before the layout was recorded (one table).
+            var written = shards;
+            if (shards > 1 && await HasStateAsync(cancellationToken))
+            {
+                written = 1;
+            }
             try
             {
-                await Table.AddEntityAsync(new TableEntity(pk, rk) { [ShardsProperty] = shards }, cancellationToken);
-                return;
+                await Table.AddEntityAsync(new TableEntity(pk, rk) { [ShardsProperty] = written }, cancellationToken);
+                stored = await Table.GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken);
             }
             catch (RequestFailedException e) when (e.Status == 409)
             {
@@ -110,10 +116,23 @@ public sealed partial class AzureTableGrainStorage(
         var recorded = stored.HasValue ? stored.Value!.GetInt32(ShardsProperty) ?? 1 : shards;
         if (recorded != shards)
         {
+            LogLayoutMismatch(logger, name, configurationSection, shards, recorded);
             throw new StorageLayoutException(
                 $"{configurationSection}:TableShards: {shards}, but the grain state of service \"{serviceId}\" in table {Table.Name} was written across {recorded} table(s); " +
                 $"set it back to {recorded} (changing it needs the state moved first)");
         }
+    }
+
+    /// <summary>Whether the first table holds any grain state of this service (one query, at start only).</summary>
+    private async Task<bool> HasStateAsync(CancellationToken cancellationToken)
+    {
+        var prefix = TableKeys.Escape($"{serviceId}_");
+        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {prefix} and PartitionKey lt {prefix + "\uffff"}");
+        await foreach (var _ in Table.QueryAsync<TableEntity>(filter, maxPerPage: 1, select: ["PartitionKey"], cancellationToken: cancellationToken))
+        {
+            return true;
+        }
+        return false;
     }
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
@@ -301,6 +320,9 @@ public sealed partial class AzureTableGrainStorage(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Grain storage {Provider} cannot reach Azure Table storage at {Endpoint} (HTTP {Status}: {Reason}); the node will not report ready until it can")]
     private static partial void LogUnreachable(ILogger logger, string provider, Uri endpoint, int status, string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Grain storage {Provider}: {Section}:TableShards is {Configured}, but the stored state was written across {Recorded} table(s); not starting")]
+    private static partial void LogLayoutMismatch(ILogger logger, string provider, string section, int configured, int recorded);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Conditional write of {StateName} for {GrainId} rejected with HTTP {Status}")]
     private static partial void LogConflict(ILogger logger, GrainId grainId, string stateName, int status);

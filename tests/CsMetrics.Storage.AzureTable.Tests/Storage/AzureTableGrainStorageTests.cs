@@ -387,6 +387,20 @@ public class AzureTableGrainStorageTests(Azurite azurite)
     }
 
     [Fact]
+    public async Task StateWrittenBeforeTheLayoutWasRecorded_CountsAsOneTable()
+    {
+        // What a node from before this setting left: state in bucket partitions of one table, no record.
+        var table = $"legacy{Guid.NewGuid():N}"[..20];
+        var client = new TableClient(azurite.ConnectionString, table);
+        await client.CreateIfNotExistsAsync(TestContext.Current.CancellationToken);
+        await client.AddEntityAsync(new TableEntity("svc_b0007", "account%2Fold%%account") { ["StateBytes"] = 0, ["Data"] = Array.Empty<byte>() }, TestContext.Current.CancellationToken);
+
+        var error = await Assert.ThrowsAsync<StorageLayoutException>(() => ProviderAsync(table, buckets: 16, tables: 16));
+        Assert.Contains("was written across 1 table(s); set it back to 1", error.Message, StringComparison.Ordinal);
+        await ProviderAsync(table, buckets: 16, tables: 1);
+    }
+
+    [Fact]
     public async Task Unreachable_StartsWithoutThrowingAndFailsCallsClearly()
     {
         var options = new AzureTableStorageOptions
@@ -426,6 +440,8 @@ public class AzureTableStorageOptionsValidatorTests
         var result = validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "UseDevelopmentStorage=true", TableShards = tables, PartitionBuckets = buckets });
         Assert.Contains(result.Failures!, f => f.StartsWith(expected, StringComparison.Ordinal));
         Assert.True(validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "UseDevelopmentStorage=true", TableShards = 16 }).Succeeded);
+        // With a partition per grain the state stays in one table, whatever TableShards says.
+        Assert.True(validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "UseDevelopmentStorage=true", PartitionBuckets = 0 }).Succeeded);
     }
 
     [Theory]
