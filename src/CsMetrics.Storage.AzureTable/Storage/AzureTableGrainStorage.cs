@@ -119,7 +119,7 @@ public sealed partial class AzureTableGrainStorage(
             LogLayoutMismatch(logger, name, configurationSection, shards, recorded);
             throw new StorageLayoutException(
                 $"{configurationSection}:TableShards: {shards}, but the grain state of service \"{serviceId}\" in table {Table.Name} was written across {recorded} table(s); " +
-                $"set it back to {recorded} (changing it needs the state moved first)");
+                $"set {configurationSection}:TableShards to {recorded} (changing it needs the state moved first)");
         }
     }
 

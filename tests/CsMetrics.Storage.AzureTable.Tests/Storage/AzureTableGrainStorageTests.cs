@@ -396,7 +396,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         await client.AddEntityAsync(new TableEntity("svc_b0007", "account%2Fold%%account") { ["StateBytes"] = 0, ["Data"] = Array.Empty<byte>() }, TestContext.Current.CancellationToken);
 
         var error = await Assert.ThrowsAsync<StorageLayoutException>(() => ProviderAsync(table, buckets: 16, tables: 16));
-        Assert.Contains("was written across 1 table(s); set it back to 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("was written across 1 table(s); set AzureTableStorage:TableShards to 1", error.Message, StringComparison.Ordinal);
         await ProviderAsync(table, buckets: 16, tables: 1);
     }
 
