@@ -19,6 +19,7 @@ app.UseDefaultFiles(); // the dashboard: wwwroot/index.html at /
 app.UseStaticFiles();
 app.UseRouting();
 app.UseMiddleware<AccessMiddleware>();
+app.UseRateLimiter(); // ingest admission: IngestAdmission
 if (app.Services.GetRequiredService<ApiKeys>().Open)
 {
     StartupLog.OpenAccess(app.Logger);

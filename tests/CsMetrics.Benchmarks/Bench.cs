@@ -52,8 +52,20 @@ public sealed class BenchOptions
     /// </summary>
     public int TableShards { get; set; } = 16;
 
-    /// <summary>Which phases to run: state, baseline, off, durable, latency, recovery (comma-separated).</summary>
-    public string Phases { get; set; } = "state,baseline,off,durable,latency,recovery";
+    /// <summary>
+    /// CsMetrics:Ingest:MaxRequestsInFlight of the nodes (empty: the node's default; 0: no bound),
+    /// to compare the overload phase with and without admission control.
+    /// </summary>
+    public string MaxRequestsInFlight { get; set; } = "";
+
+    /// <summary>
+    /// The overload phase sends with this many requests in flight (16 times the usual 8), more than
+    /// the node admits by default, and reports the requests answered and those refused.
+    /// </summary>
+    public int OverloadConcurrency { get; set; } = 128;
+
+    /// <summary>Which phases to run: state, baseline, off, durable, latency, overload, recovery (comma-separated).</summary>
+    public string Phases { get; set; } = "state,baseline,off,durable,latency,overload,recovery";
 
     [JsonIgnore]
     public IEnumerable<int> AccountCounts => Accounts.Split(',').Select(a => int.Parse(a, CultureInfo.InvariantCulture));
@@ -85,7 +97,9 @@ public sealed class BenchOptions
                 case "--phases": o.Phases = value; break;
                 case "--truncate-interval": o.TruncateInterval = value; break;
                 case "--table-shards": o.TableShards = int.Parse(value, CultureInfo.InvariantCulture); break;
-                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --run-seconds, --warmup-seconds, --gen0-size, --batch, --concurrency, --distributions, --recovery-accounts, --activation-seconds, --phases, --truncate-interval, --table-shards, --out)");
+                case "--max-requests-in-flight": o.MaxRequestsInFlight = value; break;
+                case "--overload-concurrency": o.OverloadConcurrency = int.Parse(value, CultureInfo.InvariantCulture); break;
+                default: throw new ArgumentException($"unknown option {args[i]} (expected --accounts, --events, --run-seconds, --warmup-seconds, --gen0-size, --batch, --concurrency, --distributions, --recovery-accounts, --activation-seconds, --phases, --truncate-interval, --table-shards, --max-requests-in-flight, --overload-concurrency, --out)");
             }
         }
         if (args.Length % 2 != 0)
@@ -115,8 +129,19 @@ internal static class Machine
 internal static class Node
 {
     /// <summary>The runtime settings the benchmark's nodes run with (the collector's gen0 budget, as in deploy/run.sh).</summary>
-    public static Dictionary<string, string> Environment(BenchOptions options) =>
-        options.Gen0Size.Length > 0 ? new() { ["DOTNET_GCgen0size"] = options.Gen0Size } : [];
+    public static Dictionary<string, string> Environment(BenchOptions options)
+    {
+        var environment = new Dictionary<string, string>();
+        if (options.Gen0Size.Length > 0)
+        {
+            environment["DOTNET_GCgen0size"] = options.Gen0Size;
+        }
+        if (options.MaxRequestsInFlight.Length > 0)
+        {
+            environment["CsMetrics__Ingest__MaxRequestsInFlight"] = options.MaxRequestsInFlight;
+        }
+        return environment;
+    }
 
     /// <summary>Storage off: the Memory provider, so no event log and no checkpoint write; the benchmark endpoints on.</summary>
     public static Dictionary<string, string> Memory() => new()
@@ -451,6 +476,10 @@ internal static class Scale
                 {
                     result["offEventToScoreVisible"] = await Latency.MeasureAsync(node, http, accounts, uniformRate / 2, options);
                 }
+                if (options.Runs("overload"))
+                {
+                    result["offOverload"] = await Overload.MeasureAsync(node, accounts, options);
+                }
             }
         }
 
@@ -499,6 +528,79 @@ internal static class Scale
                 result["eventToScoreVisible"] = await Latency.MeasureAsync(node, http, accounts, uniformRate / 2, options);
             }
         }
+        return result;
+    }
+}
+
+/// <summary>
+/// Overload: many more requests in flight than the node admits (the load of several producers
+/// retrying at once). With admission control the node answers what it admits at its usual rate
+/// and latency and refuses the rest at once with 503 and <c>Retry-After</c>; without it every
+/// request waits its turn and latency grows with the number in flight. A refused producer waits as
+/// <c>Retry-After</c> says and then sends its next body (refused bodies are not sent again here,
+/// so the figures separate the two kinds of answer).
+/// </summary>
+internal static class Overload
+{
+    public static async Task<JsonObject> MeasureAsync(NodeProcess node, int accounts, BenchOptions options)
+    {
+        // Events of their own: the measured runs' bodies would all be duplicates by now.
+        var bodies = Load.Bodies("overload", options.Events, accounts, options.Batch, seed: 4);
+        using var http = Load.Client(node, options.OverloadConcurrency);
+        var accepted = new List<double>();
+        var refused = new List<double>();
+        var other = 0;
+        var next = -1;
+        var limit = TimeSpan.FromSeconds(options.RunSeconds);
+        var cpuBefore = node.TotalProcessorTime;
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, options.OverloadConcurrency).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < bodies.Count && Stopwatch.GetElapsedTime(started) < limit)
+            {
+                var sent = Stopwatch.GetTimestamp();
+                using var content = new ByteArrayContent(bodies[i]);
+                content.Headers.ContentType = new("application/json");
+                using var response = await http.PostAsync(new Uri("/v1/events", UriKind.Relative), content);
+                var ms = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
+                lock (accepted)
+                {
+                    switch (response.StatusCode)
+                    {
+                        case HttpStatusCode.OK: accepted.Add(ms); break;
+                        case HttpStatusCode.ServiceUnavailable when response.Headers.RetryAfter is not null: refused.Add(ms); break;
+                        default: other++; break;
+                    }
+                }
+                if (response.Headers.RetryAfter?.Delta is { } wait)
+                {
+                    // As a producer's SDK does (and csmetrics replay): wait as told before sending again.
+                    await Task.Delay(wait);
+                }
+            }
+        }));
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var nodeCpu = (node.TotalProcessorTime - cpuBefore).TotalSeconds;
+        accepted.Sort();
+        refused.Sort();
+        var result = new JsonObject
+        {
+            ["requestsInFlight"] = options.OverloadConcurrency,
+            ["maxRequestsInFlight"] = options.MaxRequestsInFlight.Length > 0 ? options.MaxRequestsInFlight : "node default",
+            ["seconds"] = seconds,
+            ["acceptedEventsPerSecond"] = accepted.Count * options.Batch / seconds,
+            ["acceptedP50Ms"] = Load.Percentile(accepted, 0.50),
+            ["acceptedP99Ms"] = Load.Percentile(accepted, 0.99),
+            ["acceptedRequests"] = accepted.Count,
+            ["refusedRequests"] = refused.Count,
+            ["refusedP50Ms"] = Load.Percentile(refused, 0.50),
+            ["refusedP99Ms"] = Load.Percentile(refused, 0.99),
+            ["otherFailures"] = other,
+            ["nodeCpuMicrosPerAcceptedEvent"] = nodeCpu * 1e6 / Math.Max(1, accepted.Count * options.Batch),
+        };
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  overload, {options.OverloadConcurrency} requests in flight (node bound: {result["maxRequestsInFlight"]}): {(double)result["acceptedEventsPerSecond"]!:N0} events/s accepted, p50 {(double)result["acceptedP50Ms"]!:F1} ms, p99 {(double)result["acceptedP99Ms"]!:F1} ms; {refused.Count:N0} of {accepted.Count + refused.Count + other:N0} requests refused 503 (p50 {(double)result["refusedP50Ms"]!:F1} ms, p99 {(double)result["refusedP99Ms"]!:F1} ms), {other} other failures"));
         return result;
     }
 }

@@ -36,7 +36,7 @@ public static class BenchApi
             return app;
         }
         var bench = app.MapGroup("/v1/bench").RequireScope(Access.Scopes.Admin);
-        bench.MapPost("/noscore", NoScoreAsync);
+        bench.MapPost("/noscore", NoScoreAsync).RequireIngestAdmission();
         bench.MapPost("/grain-calls", GrainCallsAsync);
         bench.MapGet("/memory", Memory);
         bench.MapGet("/gc", Collector);

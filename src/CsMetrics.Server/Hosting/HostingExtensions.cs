@@ -84,6 +84,7 @@ public static class HostingExtensions
         services.AddSingleton<DurableLog>();
         services.AddHostedService(sp => sp.GetRequiredService<DurableLog>());
         services.AddProblemDetails();
+        services.AddIngestAdmission();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, Json.ApiJsonContext.Default));
 
         builder.UseOrleans(silo => ConfigureSilo(silo, config));

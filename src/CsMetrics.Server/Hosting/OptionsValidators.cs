@@ -77,6 +77,14 @@ internal sealed class IngestOptionsValidator : IValidateOptions<IngestOptions>
         {
             errors.Add($"{IngestOptions.Section}:MaxBodyBytes: expected 1024 to 67108864, got {o.MaxBodyBytes}");
         }
+        if (o.MaxRequestsInFlight is < 0 or > 100_000)
+        {
+            errors.Add($"{IngestOptions.Section}:MaxRequestsInFlight: expected 0 (no bound) to 100000, got {o.MaxRequestsInFlight}");
+        }
+        if (o.MaxQueuedRequests is < 0 or > 100_000)
+        {
+            errors.Add($"{IngestOptions.Section}:MaxQueuedRequests: expected 0 to 100000, got {o.MaxQueuedRequests}");
+        }
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 }

@@ -10,7 +10,7 @@ public static class IngestApi
 {
     public static IEndpointRouteBuilder MapIngestApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1").RequireScope(Access.Scopes.Ingest);
+        var v1 = app.MapGroup("/v1").RequireScope(Access.Scopes.Ingest).RequireIngestAdmission();
         v1.MapPost("/events", PostEventsAsync)
             .WithName("PostEvents")
             .WithSummary("Ingest a JSON array or NDJSON body of event envelopes.");

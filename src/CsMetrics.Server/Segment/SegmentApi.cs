@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json;
 using CsMetrics.Server.Access;
+using CsMetrics.Server.Ingest;
 
 namespace CsMetrics.Server.Segment;
 
@@ -17,7 +18,7 @@ public static class SegmentApi
 {
     public static IEndpointRouteBuilder MapSegmentApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1").RequireScope(Scopes.Ingest);
+        var v1 = app.MapGroup("/v1").RequireScope(Scopes.Ingest).RequireIngestAdmission();
         foreach (var type in new[] { "track", "identify", "group", "page", "screen", "alias" })
         {
             v1.MapPost($"/{type}", (HttpContext context, SegmentIngest ingest) => HandleAsync(context, ingest, type));

@@ -59,6 +59,14 @@ public class StartupValidationTests
     }
 
     [Fact]
+    public void BadAdmissionBound_NamesTheSettings()
+    {
+        var e = StartFails(new() { ["CsMetrics:Ingest:MaxRequestsInFlight"] = "-1", ["CsMetrics:Ingest:MaxQueuedRequests"] = "-5" });
+        Assert.Contains("CsMetrics:Ingest:MaxRequestsInFlight: expected 0 (no bound) to 100000, got -1", e.Message, StringComparison.Ordinal);
+        Assert.Contains("CsMetrics:Ingest:MaxQueuedRequests: expected 0 to 100000, got -5", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BadPortfolioIntervals_NameTheSettings()
     {
         var e = StartFails(new() { ["CsMetrics:Portfolio:FlushInterval"] = "-00:00:01", ["CsMetrics:Portfolio:ScoreRefreshInterval"] = "01:00:00" });
