@@ -16,12 +16,26 @@ public class ServerFixture : WebApplicationFactory<Program>, IAsyncLifetime
 
     public HttpClient Http { get; private set; } = null!;
 
-    public virtual ValueTask InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
         UseKestrel(0);
         StartServer();
         Http = CreateClient();
-        return ValueTask.CompletedTask;
+        // As a load balancer would: send nothing before /readyz says so.
+        var waiting = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            using var ready = await Http.GetAsync(new Uri("/readyz", UriKind.Relative));
+            if (ready.IsSuccessStatusCode)
+            {
+                return;
+            }
+            if (waiting.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new InvalidOperationException($"the node was not ready within 60 s: {await ready.Content.ReadAsStringAsync()}");
+            }
+            await Task.Delay(50);
+        }
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

@@ -15,20 +15,24 @@ public static class HealthApi
     }
 
     /// <summary>
-    /// Ready when this silo is an active member of its cluster, storage answers a real round trip,
-    /// and the event logs left from before have been replayed.
+    /// Ready when this silo is an active member of its cluster, it has read the schema registry,
+    /// storage answers a real round trip, and the event logs left from before have been replayed.
     /// </summary>
     internal static async Task<Results<Ok<HealthResponse>, JsonHttpResult<HealthResponse>>> Ready(
-        IClusterMembershipService membership, ILocalSiloDetails silo, DurableLog log, CancellationToken cancellationToken)
+        IClusterMembershipService membership, ILocalSiloDetails silo, DurableLog log, Catalog.CatalogHolder catalog, CancellationToken cancellationToken)
     {
         var status = membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
         if (status != SiloStatus.Active)
         {
             return NotReady($"cluster: this silo is {status}, not Active");
         }
-        return await log.CheckAsync(cancellationToken) is { } problem
-            ? NotReady(problem)
-            : TypedResults.Ok(new HealthResponse("ready", null));
+        if (await log.CheckAsync(cancellationToken) is { } problem)
+        {
+            return NotReady(problem);
+        }
+        return catalog.Loaded
+            ? TypedResults.Ok(new HealthResponse("ready", null))
+            : NotReady("catalog: the schema registry has not been read yet (events of published types would be refused as unknown)");
     }
 
     private static JsonHttpResult<HealthResponse> NotReady(string detail) =>
