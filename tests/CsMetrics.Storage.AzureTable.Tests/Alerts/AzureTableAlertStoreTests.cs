@@ -89,13 +89,36 @@ public class AzureTableAlertStoreTests(Azurite azurite)
         Assert.Equal((1199, 2502L), (third.Count, thirdLast));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ASnapshotOfManyEntities_IsCutIntoPieces_AndReloadsWhole(bool compressible)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var service = NewService();
+        var store = Store(service);
+        var random = new Random(5);
+        // 30,000 alerts: about 20 MB of JSON, several entities whether it compresses well or hardly at all.
+        var alerts = Enumerable.Range(1, 30_000).Select(i => Change($"al-{i}", i) with
+        {
+            Cause = compressible
+                ? $"ticket T-{i % 50} escalated after {i % 7} replies; usage down {i % 30} % on the week"
+                : Convert.ToBase64String(Enumerable.Range(0, 400).Select(_ => (byte)random.Next(256)).ToArray()),
+        }).ToList();
+        await store.SnapshotAsync(alerts, 30_000, 30_001, ct);
+
+        var (loaded, last) = await Store(service).LoadAsync(ct);
+        Assert.Equal(30_000, last);
+        Assert.Equal(alerts.Select(a => (a.Id, a.Sequence, a.Cause)), loaded.OrderBy(a => a.Sequence).Select(a => (a.Id, a.Sequence, a.Cause)));
+    }
+
     [Fact]
     public async Task ABatchTooLargeForOneEntity_IsSplit_AndReadsBackWhole()
     {
         var service = NewService();
         var store = Store(service);
         var random = new Random(3);
-        // Causes that do not compress well, so the batch needs more than one 900 KB entity.
+        // Causes that do not compress well, so the batch needs more than one 700 KB entity.
         var changes = Enumerable.Range(1, 6000).Select(i => Change($"al-{i}", i) with
         {
             Cause = Convert.ToBase64String(Enumerable.Range(0, 300).Select(_ => (byte)random.Next(256)).ToArray()),
