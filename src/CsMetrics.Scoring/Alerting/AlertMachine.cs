@@ -337,11 +337,7 @@ public static class AlertMachine
         var result = current;
         for (var i = changes.Count - 1; i >= 0 && changes[i].At >= at; i--)
         {
-            foreach (var (name, delta) in changes[i].Drivers)
-            {
-                var c = Enum.Parse<Component>(name, ignoreCase: true);
-                result = result.With(c, (result.Get(c) ?? 0) - delta);
-            }
+            result = result.Minus(changes[i].Drivers);
         }
         return result;
     }

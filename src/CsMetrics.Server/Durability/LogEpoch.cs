@@ -117,15 +117,10 @@ internal sealed class LogEpoch
 
     private void DeliveredLocked(string account, Guid incarnation)
     {
-        if (Accounts.TryGetValue(account, out var mark) && mark.Incarnation != incarnation)
-        {
-            // Two incarnations got events: the first may have gone without checkpointing.
-            Accounts[account] = new Mark { Incarnation = incarnation, Suspect = true };
-        }
-        else
-        {
-            Accounts[account] = new Mark { Incarnation = incarnation, Suspect = mark.Suspect };
-        }
+        // One lookup per account (the table holds every account fed this interval: 100,000 under load).
+        ref var mark = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(Accounts, account, out var existed);
+        // Two incarnations got events: the first may have gone without checkpointing.
+        mark = new Mark { Incarnation = incarnation, Suspect = mark.Suspect || (existed && mark.Incarnation != incarnation) };
     }
 
     /// <summary>Carries a failed truncation's work into the next one.</summary>

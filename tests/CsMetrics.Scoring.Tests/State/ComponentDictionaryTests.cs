@@ -19,6 +19,22 @@ public class ComponentDictionaryTests
     }
 
     [Fact]
+    public void Minus_SubtractsEachComponentTheOtherHolds_AMissingOneCountingAsZero()
+    {
+        var current = ComponentDictionary.Empty.With(Component.Support, -7).With(Component.Usage, 2.5);
+        var drivers = ComponentDictionary.Empty.With(Component.Usage, 1).With(Component.Sentiment, 3);
+
+        var before = current.Minus(drivers);
+
+        Assert.Equal(-7, before.Get(Component.Support));
+        Assert.Equal(1.5, before.Get(Component.Usage));
+        Assert.Equal(-3, before.Get(Component.Sentiment));
+        Assert.Null(before.Get(Component.Billing));
+        Assert.Equal(3, before.Count);
+        Assert.Equal(current, current.Minus(ComponentDictionary.Empty));
+    }
+
+    [Fact]
     public void With_IsAValue_LeavesTheOriginalAlone()
     {
         var original = ComponentDictionary.Empty.With(Component.Billing, 1);
