@@ -70,8 +70,8 @@ public sealed class IngestOptions
     /// <summary>
     /// Ingest requests this node works on at once (<c>POST /v1/events</c> and the Segment routes
     /// together); past it and <see cref="MaxQueuedRequests"/> a request is answered 503 with
-    /// <c>Retry-After</c> before its body is read. Bounds the memory bodies can take and keeps
-    /// latency from growing with the number of producers; 0 turns the bound off. Default: 8 per
+    /// <c>Retry-After</c> before its body is read. Bounds the memory bodies can take and the work
+    /// queued behind the admitted requests; 0 turns the bound off. Default: 8 per
     /// processor (the work is CPU-bound; a 2-core node is saturated by about 8 requests of 500 events).
     /// </summary>
     public int MaxRequestsInFlight { get; set; } = 8 * Environment.ProcessorCount;

@@ -10,9 +10,11 @@ namespace CsMetrics.Server.Ingest;
 /// Admission control for ingest: one bound on the requests a node works on at once, shared by
 /// <c>POST /v1/events</c> and the Segment routes, with a short queue behind it. A request past both
 /// is answered 503 with <c>Retry-After</c> before its body is read, so nothing in it was accepted
-/// and a retry of the same body is safe; the requests admitted keep their latency instead of all
-/// of them slowing down together, and bodies in memory stay bounded by the limit times
-/// <see cref="IngestOptions.MaxBodyBytes"/>. Built on ASP.NET Core's rate-limiting middleware.
+/// and a retry of the same body is safe. Bodies in memory stay bounded by the limit times
+/// <see cref="IngestOptions.MaxBodyBytes"/>, and the work queued behind the admitted requests by the
+/// bound rather than by the number of producers (how much that shortens their latency depends on
+/// the machine: on two cores shared with the load generator, little; see the README). Built on
+/// ASP.NET Core's rate-limiting middleware.
 /// </summary>
 public static class IngestAdmission
 {
