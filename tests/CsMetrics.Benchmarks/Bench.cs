@@ -177,7 +177,10 @@ public sealed record Row(int Accounts, string Distribution, string Pipeline, dou
 public sealed record CollectorDelta(double AllocatedBytesPerEvent, int Gen0, int Gen1, int Gen2, double PauseMs);
 
 /// <param name="PerSecond">Events answered in each whole second of the run, in order: shows a ramp or a stall the average hides.</param>
-public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed, int[] PerSecond, CollectorDelta? Collector = null)
+/// <param name="AzuriteCpuSeconds">CPU time Azurite used during the run (durable runs on an Azurite the benchmark started).</param>
+/// <param name="AzuriteDatabaseBytes">Azurite's database file after the run.</param>
+public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed, int[] PerSecond, CollectorDelta? Collector = null,
+    double? AzuriteCpuSeconds = null, long? AzuriteDatabaseBytes = null)
 {
     public double EventsPerSecond => Events / Seconds;
 
@@ -195,6 +198,8 @@ public sealed record RunResult(string Name, int Events, double Seconds, double P
         ["eventsPerWholeSecond"] = new JsonArray([.. PerSecond.Select(n => (JsonNode)n)]),
         ["nodeAllocatedBytesPerEvent"] = Collector is null ? null : Math.Round(Collector.AllocatedBytesPerEvent),
         ["collections"] = Collector is null ? null : new JsonObject { ["gen0"] = Collector.Gen0, ["gen1"] = Collector.Gen1, ["gen2"] = Collector.Gen2, ["pauseMs"] = Math.Round(Collector.PauseMs) },
+        ["azuriteCpuSeconds"] = AzuriteCpuSeconds is { } cpu ? Math.Round(cpu, 2) : null,
+        ["azuriteDatabaseBytes"] = AzuriteDatabaseBytes,
     };
 }
 
@@ -314,10 +319,12 @@ internal static class Load
 
     /// <summary>Posts the bodies with <paramref name="concurrency"/> requests in flight, as fast as the node answers.</summary>
     /// <param name="limit">Stop sending new bodies after this long; the figures cover the bodies sent.</param>
-    public static async Task<RunResult> MeasureAsync(string name, NodeProcess node, HttpClient http, string path, List<byte[]> bodies, BenchOptions options, TimeSpan? limit = null)
+    /// <param name="storage">The Azurite behind a durable node, whose CPU time and database size the run reports.</param>
+    public static async Task<RunResult> MeasureAsync(string name, NodeProcess node, HttpClient http, string path, List<byte[]> bodies, BenchOptions options, TimeSpan? limit = null, Azurite? storage = null)
     {
         limit ??= TimeSpan.FromSeconds(options.RunSeconds);
         var gcBefore = await CollectorAsync(http);
+        var storageCpuBefore = storage?.ProcessorTime;
         var cpuBefore = node.TotalProcessorTime;
         var myCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -325,6 +332,7 @@ internal static class Load
         var seconds = clock.Elapsed.TotalSeconds;
         var nodeCpu = (node.TotalProcessorTime - cpuBefore).TotalSeconds;
         var myCpu = (Process.GetCurrentProcess().TotalProcessorTime - myCpuBefore).TotalSeconds;
+        var storageCpu = storage?.ProcessorTime is { } after && storageCpuBefore is { } before ? (after - before).TotalSeconds : (double?)null;
         var gcAfter = await CollectorAsync(http);
         latencies.Sort();
         var events = latencies.Count * options.Batch;
@@ -336,12 +344,19 @@ internal static class Load
         var collector = new CollectorDelta(
             (gcAfter.Allocated - gcBefore.Allocated) / (double)Math.Max(1, events),
             gcAfter.Gen0 - gcBefore.Gen0, gcAfter.Gen1 - gcBefore.Gen1, gcAfter.Gen2 - gcBefore.Gen2, gcAfter.PauseMs - gcBefore.PauseMs);
-        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed, perSecond, collector);
+        var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed, perSecond, collector,
+            storageCpu, storage?.DatabaseBytes);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {name}: {result.EventsPerSecond:N0} events/s, p50 {result.P50:F1} ms, p99 {result.P99:F1} ms, {result.NodeCpuMicrosPerEvent:F1} µs node CPU/event, {failed} failed requests"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"    node allocated {collector.AllocatedBytesPerEvent:N0} B/event; collector: {collector.Gen0} gen0, {collector.Gen1} gen1, {collector.Gen2} gen2 collections, paused {collector.PauseMs:N0} ms ({collector.PauseMs / 10 / seconds:F1} % of the run)"));
         Console.WriteLine($"    events answered in each whole second: {string.Join(' ', perSecond.Select(n => $"{n / 1000.0:F0}k"))}");
+        if (result.AzuriteCpuSeconds is { } azuriteCpu)
+        {
+            var megabytes = (result.AzuriteDatabaseBytes ?? 0) / 1e6;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"    Azurite on the same cores: {azuriteCpu:F1} s CPU ({azuriteCpu * 100 / seconds:F0} % of one core); its database file {megabytes:N0} MB{(megabytes > 350 ? " (Azurite 3.37.0 exits once it nears 450-500 MB)" : "")}"));
+        }
         return result;
     }
 
@@ -411,7 +426,7 @@ internal static class Load
 /// <summary>Everything measured at one number of accounts.</summary>
 internal static class Scale
 {
-    public static async Task<JsonObject> RunAsync(int accounts, string azurite, BenchOptions options, List<Row> table)
+    public static async Task<JsonObject> RunAsync(int accounts, Azurite azurite, BenchOptions options, List<Row> table)
     {
         Console.WriteLine($"== {accounts:N0} accounts: generating {options.Events:N0} events per run in {options.Batch}-event batches ...");
         // Every account gets an event (the first activates it); then the steady-state warm-up loads each
@@ -486,10 +501,10 @@ internal static class Scale
         if (options.Runs("durable"))
         {
             Console.WriteLine("durable node (Azure Table on Azurite): starting ...");
-            await using var node = await NodeProcess.StartAsync(Node.Durable(azurite, $"bench{Guid.NewGuid():N}"[..20], options), environment: Node.Environment(options));
+            await using var node = await NodeProcess.StartAsync(Node.Durable(azurite.ConnectionString, $"bench{Guid.NewGuid():N}"[..20], options), environment: Node.Environment(options));
             using var http = Load.Client(node, options.Concurrency);
             var idle = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/memory", UriKind.Relative));
-            var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options, TimeSpan.MaxValue);
+            var warm = await Load.MeasureAsync($"warm-up: {warmup.Count * options.Batch:N0} events, activating every account", node, http, "/v1/events", warmup, options, TimeSpan.MaxValue, azurite);
             result["durableActivation"] = warm.ToJson();
             var memory = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/memory", UriKind.Relative));
             // Per live account: what the node holds beyond an idle node (a full collection before each reading).
@@ -511,7 +526,7 @@ internal static class Scale
             {
                 var alertsBefore = await Load.AlertsRaisedAsync(http);
                 var rounds = System.Text.RegularExpressions.Regex.Count(node.Output, "Checkpointed ");
-                var r = await Load.MeasureAsync($"CsMetrics, durable, {distribution}", node, http, "/v1/events", bodies, options);
+                var r = await Load.MeasureAsync($"CsMetrics, durable, {distribution}", node, http, "/v1/events", bodies, options, storage: azurite);
                 result[$"durable_{distribution}"] = r.ToJson();
                 result[$"durable_{distribution}"]!["alertsRaised"] = await Load.AlertsRaisedAsync(http) - alertsBefore;
                 // A truncation round checkpoints every account fed since the last one: whether one
@@ -793,7 +808,7 @@ internal static class Recovery
         TimeSpan? limit = options.ActivationSeconds > 0 ? TimeSpan.FromSeconds(options.ActivationSeconds) : null;
         var activation = await Load.MeasureAsync(
             $"activation from checkpoints (one event each to {accounts:N0} checkpointed accounts{(limit is null ? "" : $", sending for at most {options.ActivationSeconds} s")})",
-            cold, coldHttp, "/v1/events", touch, options, limit ?? TimeSpan.MaxValue);
+            cold, coldHttp, "/v1/events", touch, options, limit ?? TimeSpan.MaxValue, azurite);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    {activation.Events:N0} accounts activated in {activation.Seconds:F1} s"));
         return new JsonObject
         {

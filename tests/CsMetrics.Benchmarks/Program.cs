@@ -34,7 +34,7 @@ try
         // A fresh Azurite per scale: Azurite slows down as its single-file database grows.
         await using var azurite = new Azurite();
         await azurite.InitializeAsync();
-        scales.Add(await Scale.RunAsync(accounts, azurite.ConnectionString, options, table));
+        scales.Add(await Scale.RunAsync(accounts, azurite, options, table));
     }
     if (options.RecoveryAccounts > 0 && options.Runs("recovery"))
     {
