@@ -48,7 +48,7 @@ public sealed class BenchOptions
     /// <summary>
     /// CsMetrics:Storage:AzureTable:TableShards of the durable nodes (16, the provider's default):
     /// account checkpoints spread over this many tables (Azurite writes into a table in proportion
-    /// to its size; see the README).
+    /// to its size; measured in docs/performance-history.md).
     /// </summary>
     public int TableShards { get; set; } = 16;
 
