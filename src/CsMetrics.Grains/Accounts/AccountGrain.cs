@@ -27,7 +27,8 @@ namespace CsMetrics.Grains.Accounts;
 /// </summary>
 public sealed partial class AccountGrain(AccountGrainServices services) : Grain, IAccountGrain
 {
-    private const string StateName = "account";
+    /// <summary>The name the account's checkpoint is stored under (packed on Azure Table, see the server's storage set-up).</summary>
+    public const string StateName = "account";
     private readonly Guid _incarnation = Guid.NewGuid();
     // The checkpoint's version in storage. The grain talks to its storage directly rather than through
     // IPersistentState: at 100,000 accounts that facet and the lifecycle and migration hooks it brings

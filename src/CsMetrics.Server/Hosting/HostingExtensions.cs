@@ -112,7 +112,9 @@ public static class HostingExtensions
         else if (string.Equals(storage.Provider, StorageProviders.AzureTable, StringComparison.OrdinalIgnoreCase))
         {
             const string section = StorageOptions.Section + ":AzureTable";
-            silo.AddAzureTableGrainStorage(StorageNames.Default, o => o.Bind(config.GetSection(section)), section);
+            // Account checkpoints are packed unless the configuration says otherwise ("" packs nothing):
+            // a truncation round writes every account fed since the last, and storage charges per entity.
+            silo.AddAzureTableGrainStorage(StorageNames.Default, o => o.Configure(t => t.PackedStates = AccountGrain.StateName).Bind(config.GetSection(section)), section);
             silo.Services.AddSingleton<Contracts.Alerts.IAlertStore>(sp =>
             {
                 var table = storage.AzureTable;

@@ -41,6 +41,26 @@ public sealed class AzureTableStorageOptions : IStorageProviderSerializerOptions
     internal int EffectiveTableShards => PartitionBuckets > 0 ? Math.Max(1, TableShards) : 1;
 
     /// <summary>
+    /// State names (comma-separated) whose states are packed: many grains' states in one entity of
+    /// their shared partition, with one index entity per partition naming each grain's newest state
+    /// (see <c>PackedPartitions</c>). Writes stay conditional on the grain's ETag, across nodes too.
+    /// Azure Table, and Azurite far more, charges per entity: 100,000 states of 900 bytes took
+    /// Azurite 9-17 s as rows in 100-entity transactions and 1.0-1.4 s as 256 entities. Worth it
+    /// for many small states written together (an account's checkpoint); a state written alone costs
+    /// about the same either way, plus rewriting its partition's index. Needs
+    /// <see cref="PartitionBuckets"/> &gt; 0. A state stored as a row before its name was listed is
+    /// read as before, and its first packed write deletes the row.
+    /// </summary>
+    public string PackedStates { get; set; } = "";
+
+    /// <summary>The most bytes of state one pack takes (a larger state goes alone).</summary>
+    public int PackBytes { get; set; } = 512 * 1024;
+
+    /// <summary>The state names listed in <see cref="PackedStates"/>.</summary>
+    internal IReadOnlySet<string> PackedStateNames =>
+        (PackedStates ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
     /// How long a partition read at activation keeps serving the grains of that partition after
     /// the last one used it. 0 turns the partition reads off (every activation reads its own row).
     /// </summary>

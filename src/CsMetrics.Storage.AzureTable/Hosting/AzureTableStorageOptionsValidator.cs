@@ -57,6 +57,14 @@ public sealed partial class AzureTableStorageOptionsValidator(string section) : 
         {
             errors.Add($"{section}:PrefetchMaxAge: expected at least PrefetchLifetime ({options.PrefetchLifetime}) and at most 00:10:00, got {options.PrefetchMaxAge}");
         }
+        if (options.PackedStateNames.Count > 0 && options.PartitionBuckets <= 0)
+        {
+            errors.Add($"{section}:PackedStates: packing \"{options.PackedStates}\" needs PartitionBuckets above 0 (packs share a partition), got {options.PartitionBuckets}");
+        }
+        if (options.PackBytes is < 16 * 1024 or > 900 * 1024)
+        {
+            errors.Add($"{section}:PackBytes: expected 16384 to 921600 bytes, got {options.PackBytes}");
+        }
         if (options.PrefetchBudgetBytes < 0)
         {
             errors.Add($"{section}:PrefetchBudgetBytes: expected 0 or more bytes, got {options.PrefetchBudgetBytes}");

@@ -32,6 +32,10 @@ public sealed partial class AzureTableGrainStorage(
     private readonly BucketIo[]? _buckets = options.PartitionBuckets > 0
         ? [.. Enumerable.Range(0, options.EffectiveTableShards).Select(i => new BucketIo(CreateClient(options, TableNameOf(options, i)), new PrefetchPolicy(options.PrefetchLifetime, options.PrefetchMaxAge, options.PrefetchBudgetBytes)))]
         : null;
+    private readonly PackedPartitions[]? _packs = options.PartitionBuckets > 0 && options.PackedStateNames.Count > 0
+        ? [.. Enumerable.Range(0, options.EffectiveTableShards).Select(i => new PackedPartitions(CreateClient(options, TableNameOf(options, i)), options.PackBytes))]
+        : null;
+    private readonly IReadOnlySet<string> _packed = options.PackedStateNames;
     private volatile bool _tableReady;
 
 
@@ -149,8 +153,14 @@ public sealed partial class AzureTableGrainStorage(
         {
             (known, entity) = await _buckets[shard].ReadAsync(pk, rk, cancellationToken);
         }
+        if (!known && _packs is not null && _packed.Contains(stateName))
+        {
+            entity = await _packs[shard].ReadAsync(pk, rk, cancellationToken);
+            known = entity is not null;
+        }
         if (!known)
         {
+            // A row: the state of a grain not packed, or of a packed grain written before packing.
             var response = await _tables[shard].GetEntityIfExistsAsync<TableEntity>(pk, rk, cancellationToken: cancellationToken);
             entity = response.HasValue ? response.Value : null;
         }
@@ -179,8 +189,27 @@ public sealed partial class AzureTableGrainStorage(
             throw new StateTooLargeException(
                 $"State \"{stateName}\" of grain {grainId} is {data.Length} bytes; one table entity holds at most {AzureTableStorageOptions.MaxStateBytes} bytes ({AzureTableStorageOptions.MaxDataProperties} properties of 64 KB)");
         }
-        var entity = Split(pk, rk, data);
         var shard = ShardOf(pk);
+        if (_packs is not null && _packed.Contains(stateName))
+        {
+            if (data.Length > AzureTableStorageOptions.MaxStateBytes - PackedPartitions.Overhead(rk))
+            {
+                throw new StateTooLargeException(
+                    $"State \"{stateName}\" of grain {grainId} is {data.Length} bytes; a packed state takes at most {AzureTableStorageOptions.MaxStateBytes - PackedPartitions.Overhead(rk)} bytes (one entity less its index fields)");
+            }
+            _buckets![shard].Invalidate(pk, rk);
+            try
+            {
+                grainState.ETag = await _packs[shard].WriteAsync(pk, rk, grainState.ETag, data);
+            }
+            catch (PackConflictException e)
+            {
+                throw Inconsistent(e, grainId, stateName, grainState.ETag);
+            }
+            grainState.RecordExists = true;
+            return;
+        }
+        var entity = Split(pk, rk, data);
         try
         {
             if (_buckets is not null)
@@ -213,7 +242,18 @@ public sealed partial class AzureTableGrainStorage(
         var (pk, rk) = Keys(stateName, grainId);
         var shard = ShardOf(pk);
         _buckets?[shard].Invalidate(pk, rk);
-        if (grainState.ETag is not null)
+        if (grainState.ETag is not null && _packs is not null && _packed.Contains(stateName))
+        {
+            try
+            {
+                await _packs[shard].ClearAsync(pk, rk, grainState.ETag);
+            }
+            catch (PackConflictException e)
+            {
+                throw Inconsistent(e, grainId, stateName, grainState.ETag);
+            }
+        }
+        else if (grainState.ETag is not null)
         {
             try
             {
@@ -227,6 +267,14 @@ public sealed partial class AzureTableGrainStorage(
         grainState.State = CreateInstance<T>();
         grainState.ETag = null;
         grainState.RecordExists = false;
+    }
+
+    private InconsistentStateException Inconsistent(PackConflictException e, GrainId grainId, string stateName, string? etag)
+    {
+        LogConflict(logger, grainId, stateName, 412);
+        return new InconsistentStateException(
+            $"Azure Table rejected a conditional write of packed state \"{stateName}\" for grain {grainId}: {e.Message}",
+            storedEtag: "unknown", currentEtag: etag ?? "(none)", e);
     }
 
     private InconsistentStateException Inconsistent(RequestFailedException e, GrainId grainId, string stateName, string? etag)

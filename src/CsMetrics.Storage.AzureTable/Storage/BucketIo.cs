@@ -10,6 +10,7 @@ namespace CsMetrics.Storage.AzureTable.Storage;
 /// (each entity still conditional on its own ETag); reads of a bucket fetch the whole partition
 /// once and serve the grains activating together from it. Azure Table (and Azurite even more)
 /// serves one 100-entity transaction or one partition page far faster than 100 single requests.
+/// A page holds a partition's packed states too (<see cref="PackedPartitions.Resolve"/>), as rows.
 /// </summary>
 /// <remarks>
 /// A page serves each of its rows once, to the activation that asks first; a local write makes
@@ -135,12 +136,16 @@ internal sealed class BucketIo(TableClient table, PrefetchPolicy policy)
     private async Task<Page> LoadAsync(string partition, CancellationToken cancellationToken)
     {
         var entities = new ConcurrentDictionary<string, TableEntity?>(StringComparer.Ordinal);
-        long bytes = 0;
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition}");
         await foreach (var entity in table.QueryAsync<TableEntity>(filter, maxPerPage: 1000, cancellationToken: cancellationToken))
         {
             entities[entity.RowKey] = entity;
-            bytes += Size(entity);
+        }
+        PackedPartitions.Resolve(entities);
+        long bytes = 0;
+        foreach (var entity in entities.Values)
+        {
+            bytes += entity is null ? 0 : Size(entity);
         }
         var page = new Page(entities, bytes, Environment.TickCount64);
         Interlocked.Add(ref _pageBytes, bytes);
@@ -166,7 +171,7 @@ internal sealed class BucketIo(TableClient table, PrefetchPolicy policy)
     private sealed class Page(ConcurrentDictionary<string, TableEntity?> entities, long bytes, long loadedAt)
     {
         public long Bytes = bytes;
-        public int Remaining = entities.Count;
+        public int Remaining = entities.Values.Count(e => e is not null);
         private readonly long _loadedAt = loadedAt;
         private long _lastUsed = loadedAt;
 

@@ -30,7 +30,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
     private static readonly IGrainStorageSerializer Serializer =
         new OrleansGrainStorageSerializer(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>());
 
-    private async Task<AzureTableGrainStorage> ProviderAsync(string? table = null, int buckets = 256, long prefetchBudget = 256L * 1024 * 1024, int tables = 1)
+    private async Task<AzureTableGrainStorage> ProviderAsync(string? table = null, int buckets = 256, long prefetchBudget = 256L * 1024 * 1024, int tables = 1, bool packed = false)
     {
         var options = new AzureTableStorageOptions
         {
@@ -40,6 +40,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
             PartitionBuckets = buckets,
             PrefetchBudgetBytes = prefetchBudget,
             TableShards = tables,
+            PackedStates = packed ? "account" : "",
         };
         var storage = new AzureTableGrainStorage("test", options, "svc", NullLogger<AzureTableGrainStorage>.Instance);
         await storage.InitializeAsync(TestContext.Current.CancellationToken);
@@ -51,10 +52,12 @@ public class AzureTableGrainStorageTests(Azurite azurite)
     private static GrainState<TestState> State(string text, int size = 0) =>
         new(new TestState { Text = text, Payload = [.. Enumerable.Range(0, size).Select(i => (byte)(i * 31))] });
 
-    [Fact]
-    public async Task Read_Missing_GivesAFreshStateWithNoETag()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Read_Missing_GivesAFreshStateWithNoETag(bool packed)
     {
-        var storage = await ProviderAsync();
+        var storage = await ProviderAsync(packed: packed);
         var state = new GrainState<TestState>();
         await storage.ReadStateAsync("account", NewGrain(), state);
         Assert.False(state.RecordExists);
@@ -63,10 +66,12 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         Assert.Equal("", state.State!.Text);
     }
 
-    [Fact]
-    public async Task Write_ThenRead_RoundTripsAndTracksTheETag()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Write_ThenRead_RoundTripsAndTracksTheETag(bool packed)
     {
-        var storage = await ProviderAsync();
+        var storage = await ProviderAsync(packed: packed);
         var grain = NewGrain();
         var written = State("hello", 1000);
         await storage.WriteStateAsync("account", grain, written);
@@ -88,10 +93,12 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         Assert.Equal("updated", again.State!.Text);
     }
 
-    [Fact]
-    public async Task Write_WithAStaleETag_IsInconsistent()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Write_WithAStaleETag_IsInconsistent(bool packed)
     {
-        var storage = await ProviderAsync();
+        var storage = await ProviderAsync(packed: packed);
         var grain = NewGrain();
         var first = State("v1");
         await storage.WriteStateAsync("account", grain, first);
@@ -106,19 +113,23 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         Assert.Equal("v2", read.State!.Text);
     }
 
-    [Fact]
-    public async Task Insert_WhenARowAlreadyExists_IsInconsistent()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Insert_WhenARowAlreadyExists_IsInconsistent(bool packed)
     {
-        var storage = await ProviderAsync();
+        var storage = await ProviderAsync(packed: packed);
         var grain = NewGrain();
         await storage.WriteStateAsync("account", grain, State("first"));
         await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("account", grain, State("second, no etag")));
     }
 
-    [Fact]
-    public async Task Clear_ThenRead_IsMissing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Clear_ThenRead_IsMissing(bool packed)
     {
-        var storage = await ProviderAsync();
+        var storage = await ProviderAsync(packed: packed);
         var grain = NewGrain();
         var state = State("to clear");
         await storage.WriteStateAsync("account", grain, state);
@@ -136,10 +147,12 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         Assert.Equal("after clear", read.State!.Text);
     }
 
-    [Fact]
-    public async Task ConcurrentWriters_ExactlyOneWinsEachRound()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ConcurrentWriters_ExactlyOneWinsEachRound(bool packed)
     {
-        var storage = await ProviderAsync();
+        var storage = await ProviderAsync(packed: packed);
         var grain = NewGrain();
         var seed = State("seed");
         await storage.WriteStateAsync("account", grain, seed);
@@ -193,11 +206,13 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         Assert.Equal([1, 2, 3], read.State!.Payload);
     }
 
-    [Fact]
-    public async Task StateJustUnderTheLimit_IsStoredByAzurite_AndReadsBack()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StateJustUnderTheLimit_IsStoredByAzurite_AndReadsBack(bool packed)
     {
         // The provider's own limit must come before the storage's: Azurite weighs binary as base64.
-        var storage = await ProviderAsync();
+        var storage = await ProviderAsync(packed: packed);
         var grain = NewGrain();
         var largest = State("largest", AzureTableStorageOptions.MaxStateBytes - 1024);
         await storage.WriteStateAsync("account", grain, largest);
@@ -206,10 +221,12 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         Assert.Equal(largest.State!.Payload, read.State!.Payload);
     }
 
-    [Fact]
-    public async Task StatePastTheEntityLimit_IsRejectedClearlyAndNothingIsWritten()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StatePastTheEntityLimit_IsRejectedClearlyAndNothingIsWritten(bool packed)
     {
-        var storage = await ProviderAsync();
+        var storage = await ProviderAsync(packed: packed);
         var grain = NewGrain();
         var tooBig = State("too big", AzureTableStorageOptions.MaxStateBytes + 1);
         var e = await Assert.ThrowsAsync<StateTooLargeException>(() => storage.WriteStateAsync("account", grain, tooBig));
@@ -232,18 +249,20 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         Assert.Equal("", read.State!.Text);
     }
 
-    [Fact]
-    public async Task ManyGrainsOfFewBuckets_WriteTogetherAndReadBackThroughPartitionPages()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ManyGrainsOfFewBuckets_WriteTogetherAndReadBackThroughPartitionPages(bool packed)
     {
         var table = $"buckets{Guid.NewGuid():N}"[..20];
-        var writer = await ProviderAsync(table, buckets: 4);
+        var writer = await ProviderAsync(table, buckets: 4, packed: packed);
         var grains = Enumerable.Range(0, 300).Select(_ => NewGrain()).ToArray();
         var states = grains.Select((g, i) => State($"g{i}", 100)).ToArray();
         await Task.WhenAll(grains.Select((g, i) => writer.WriteStateAsync("account", g, states[i])));
         Assert.All(states, s => Assert.NotNull(s.ETag));
 
         // A fresh provider (a restarted silo) reads them through whole-partition pages.
-        var reader = await ProviderAsync(table, buckets: 4);
+        var reader = await ProviderAsync(table, buckets: 4, packed: packed);
         var read = grains.Select(_ => new GrainState<TestState>()).ToArray();
         await Task.WhenAll(grains.Select((g, i) => reader.ReadStateAsync("account", g, read[i])));
         for (var i = 0; i < grains.Length; i++)
@@ -256,7 +275,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         await Task.WhenAll(read.Select((s, i) => { s.State!.Text = $"g{i}+"; return reader.WriteStateAsync("account", grains[i], s); }));
         await Assert.ThrowsAsync<InconsistentStateException>(() => writer.WriteStateAsync("account", grains[0], states[0]));
         var check = new GrainState<TestState>();
-        var third = await ProviderAsync(table, buckets: 4);
+        var third = await ProviderAsync(table, buckets: 4, packed: packed);
         await third.ReadStateAsync("account", grains[7], check);
         Assert.Equal("g7+", check.State!.Text);
         var missing = new GrainState<TestState>();
@@ -264,15 +283,17 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         Assert.False(missing.RecordExists);
     }
 
-    [Fact]
-    public async Task PartitionPages_ServeEachRowOnce_AndRowsWrittenAfterTheReadComeFromStorage()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PartitionPages_ServeEachRowOnce_AndRowsWrittenAfterTheReadComeFromStorage(bool packed)
     {
         var table = $"pages{Guid.NewGuid():N}"[..20];
-        var writer = await ProviderAsync(table, buckets: 1);
+        var writer = await ProviderAsync(table, buckets: 1, packed: packed);
         var grains = Enumerable.Range(0, 20).Select(_ => NewGrain()).ToArray();
         await Task.WhenAll(grains.Select((g, i) => writer.WriteStateAsync("account", g, State($"g{i}", 1000))));
 
-        var reader = await ProviderAsync(table, buckets: 1);
+        var reader = await ProviderAsync(table, buckets: 1, packed: packed);
         var first = new GrainState<TestState>();
         await reader.ReadStateAsync("account", grains[0], first);
         Assert.Equal("g0", first.State!.Text);
@@ -426,6 +447,146 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         await storage.InitializeAsync(TestContext.Current.CancellationToken);
         await Assert.ThrowsAnyAsync<Exception>(() => storage.ReadStateAsync("account", NewGrain(), new GrainState<TestState>()));
     }
+
+    private static async Task<(int Packs, int Rows, int Heads)> CountAsync(AzureTableGrainStorage storage)
+    {
+        var (packs, rows, heads) = (0, 0, 0);
+        await foreach (var e in storage.Table.QueryAsync<TableEntity>(select: ["PartitionKey", "RowKey"], cancellationToken: TestContext.Current.CancellationToken))
+        {
+            if (e.PartitionKey.EndsWith("_layout", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            _ = e.RowKey.StartsWith("~pack~", StringComparison.Ordinal) ? packs++ : e.RowKey == "~head" ? heads++ : rows++;
+        }
+        return (packs, rows, heads);
+    }
+
+    [Fact]
+    public async Task PackedStates_WrittenTogether_TakeAFewEntities_AndSupersededPacksAreDeleted()
+    {
+        var table = $"packs{Guid.NewGuid():N}"[..20];
+        var storage = await ProviderAsync(table, buckets: 4, packed: true);
+        var grains = Enumerable.Range(0, 400).Select(_ => NewGrain()).ToArray();
+        var states = grains.Select((g, i) => State($"g{i}", 200)).ToArray();
+        for (var round = 0; round < 4; round++)
+        {
+            foreach (var (s, i) in states.Select((s, i) => (s, i)))
+            {
+                s.State!.Text = $"g{i}r{round}";
+            }
+            await Task.WhenAll(grains.Select((g, i) => storage.WriteStateAsync("account", g, states[i])));
+        }
+        var (packs, rows, heads) = await CountAsync(storage);
+        Assert.Equal(0, rows);
+        Assert.Equal(4, heads);
+        // 400 states a round: as rows, 400 entities. Packs of earlier rounds are gone once nothing points into them.
+        Assert.InRange(packs, 4, 40);
+
+        var reader = await ProviderAsync(table, buckets: 4, packed: true);
+        var read = grains.Select(_ => new GrainState<TestState>()).ToArray();
+        await Task.WhenAll(grains.Select((g, i) => reader.ReadStateAsync("account", g, read[i])));
+        for (var i = 0; i < grains.Length; i++)
+        {
+            Assert.Equal($"g{i}r3", read[i].State!.Text);
+            Assert.Equal(states[i].ETag, read[i].ETag);
+        }
+    }
+
+    [Fact]
+    public async Task PackedStates_TwoNodes_StayConditionalPerGrain()
+    {
+        var table = $"packs2{Guid.NewGuid():N}"[..20];
+        var nodeA = await ProviderAsync(table, buckets: 1, packed: true);
+        var nodeB = await ProviderAsync(table, buckets: 1, packed: true);
+        var (g1, g2) = (NewGrain(), NewGrain());
+        var onA = State("a1");
+        await nodeA.WriteStateAsync("account", g1, onA);
+
+        var onB = new GrainState<TestState>();
+        await nodeB.ReadStateAsync("account", g1, onB);
+        Assert.Equal("a1", onB.State!.Text);
+        onA.State!.Text = "a2";
+        await nodeA.WriteStateAsync("account", g1, onA);
+
+        // B's copy of g1 is stale: refused, though B's view of the partition's index is older than A's write.
+        onB.State!.Text = "lost update";
+        await Assert.ThrowsAsync<InconsistentStateException>(() => nodeB.WriteStateAsync("account", g1, onB));
+        // Another grain of the same partition writes from B; then A, whose index copy is now stale, writes g1 again.
+        await nodeB.WriteStateAsync("account", g2, State("b1"));
+        onA.State!.Text = "a3";
+        await nodeA.WriteStateAsync("account", g1, onA);
+
+        var fresh = await ProviderAsync(table, buckets: 1, packed: true);
+        var (r1, r2) = (new GrainState<TestState>(), new GrainState<TestState>());
+        await fresh.ReadStateAsync("account", g1, r1);
+        await fresh.ReadStateAsync("account", g2, r2);
+        Assert.Equal(("a3", "b1"), (r1.State!.Text, r2.State!.Text));
+        Assert.Equal(onA.ETag, r1.ETag);
+    }
+
+    [Fact]
+    public async Task PackedStates_ARowFromBeforePacking_IsReadThenReplacedByItsFirstPackedWrite()
+    {
+        var table = $"packs3{Guid.NewGuid():N}"[..20];
+        var before = await ProviderAsync(table, buckets: 2);
+        var (kept, raced) = (NewGrain(), NewGrain());
+        await before.WriteStateAsync("account", kept, State("as a row"));
+        await before.WriteStateAsync("account", raced, State("as a row too"));
+
+        var after = await ProviderAsync(table, buckets: 2, packed: true);
+        var state = new GrainState<TestState>();
+        await after.ReadStateAsync("account", kept, state);
+        Assert.Equal("as a row", state.State!.Text);
+        state.State!.Text = "packed now";
+        await after.WriteStateAsync("account", kept, state);
+
+        // The row changed after this read: the packed write that would replace it conflicts.
+        var stale = new GrainState<TestState>();
+        await after.ReadStateAsync("account", raced, stale);
+        var other = new GrainState<TestState>();
+        await (await ProviderAsync(table, buckets: 2)).ReadStateAsync("account", raced, other);
+        other.State!.Text = "changed as a row";
+        await before.WriteStateAsync("account", raced, other);
+        stale.State!.Text = "lost update";
+        await Assert.ThrowsAsync<InconsistentStateException>(() => after.WriteStateAsync("account", raced, stale));
+
+        var (packs, rows, _) = await CountAsync(after);
+        Assert.Equal((1, 1), (packs, rows)); // kept's row is gone; raced's stays a row
+        var fresh = await ProviderAsync(table, buckets: 2, packed: true);
+        var (r1, r2) = (new GrainState<TestState>(), new GrainState<TestState>());
+        await fresh.ReadStateAsync("account", kept, r1);
+        await fresh.ReadStateAsync("account", raced, r2);
+        Assert.Equal(("packed now", "changed as a row"), (r1.State!.Text, r2.State!.Text));
+    }
+
+    [Fact]
+    public async Task PackedStates_AMostlySupersededPack_IsCompactedIntoTheNextOne()
+    {
+        var table = $"packs4{Guid.NewGuid():N}"[..20];
+        var storage = await ProviderAsync(table, buckets: 1, packed: true);
+        var grains = Enumerable.Range(0, 40).Select(_ => NewGrain()).ToArray();
+        var states = grains.Select((g, i) => State($"g{i}", 100)).ToArray();
+        await Task.WhenAll(grains.Select((g, i) => storage.WriteStateAsync("account", g, states[i])));
+        // Most grains move on, one write at a time (a pack each); the first packs keep only a few live states.
+        for (var i = 0; i < 36; i++)
+        {
+            states[i].State!.Text = $"g{i}+";
+            await storage.WriteStateAsync("account", grains[i], states[i]);
+        }
+        var (packs, _, _) = await CountAsync(storage);
+        // Without compaction: 36 single-state packs, and the packs of the first writes still holding g36..g39.
+        Assert.InRange(packs, 1, 12);
+
+        var fresh = await ProviderAsync(table, buckets: 1, packed: true);
+        for (var i = 0; i < grains.Length; i++)
+        {
+            var r = new GrainState<TestState>();
+            await fresh.ReadStateAsync("account", grains[i], r);
+            Assert.Equal(i < 36 ? $"g{i}+" : $"g{i}", r.State!.Text);
+            Assert.Equal(states[i].ETag, r.ETag);
+        }
+    }
 }
 
 public class AzureTableStorageOptionsValidatorTests
@@ -455,6 +616,16 @@ public class AzureTableStorageOptionsValidatorTests
         Assert.True(validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "UseDevelopmentStorage=true", TableShards = 16 }).Succeeded);
         // With a partition per grain the state stays in one table, whatever TableShards says.
         Assert.True(validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "UseDevelopmentStorage=true", PartitionBuckets = 0 }).Succeeded);
+    }
+
+    [Fact]
+    public void Validate_PackedStates_NeedSharedPartitions_AndPackBytesAreBounded()
+    {
+        var validator = new AzureTableStorageOptionsValidator("CsMetrics:Storage:AzureTable");
+        var result = validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "UseDevelopmentStorage=true", PackedStates = "account", PartitionBuckets = 0, PackBytes = 1 });
+        Assert.Contains(result.Failures!, f => f.StartsWith("CsMetrics:Storage:AzureTable:PackedStates: packing \"account\" needs PartitionBuckets above 0", StringComparison.Ordinal));
+        Assert.Contains(result.Failures!, f => f.StartsWith("CsMetrics:Storage:AzureTable:PackBytes: expected 16384 to 921600 bytes, got 1", StringComparison.Ordinal));
+        Assert.True(validator.Validate("x", new AzureTableStorageOptions { ConnectionString = "UseDevelopmentStorage=true", PackedStates = "account" }).Succeeded);
     }
 
     [Theory]
