@@ -46,6 +46,8 @@ public sealed class ClusterFixture : IAsyncLifetime
             // clock, so a test moving it a day fails a round in flight, which must not then wait
             // for the next move to retry).
             // Score-only moves wait half a second (real time), so the tests that follow a score also cross that path.
+            // Silence-schedule saves are paced on the fake clock, which only moves when a test moves it.
+            silo.Services.Configure<CsMetrics.Grains.Alerts.AlertOptions>(o => o.SilenceSaveInterval = TimeSpan.Zero);
             silo.Services.Configure<CsMetrics.Grains.Accounts.PortfolioOptions>(o => (o.FlushInterval, o.ScoreRefreshInterval) = (TimeSpan.Zero, TimeSpan.FromMilliseconds(500)));
             // The same for the alert outbox: a submission in flight when a test moves the clock 40 days
             // times out, and its retry must not wait for the next move (an entered_red notice once

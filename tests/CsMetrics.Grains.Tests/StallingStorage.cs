@@ -14,6 +14,9 @@ public sealed class StallingStorage
     /// <summary>The last account snapshot written for each key, as storage received it.</summary>
     public ConcurrentDictionary<string, byte[]> Snapshots { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Writes that reached storage, by grain key.</summary>
+    public ConcurrentDictionary<string, int> Writes { get; } = new(StringComparer.Ordinal);
+
     public void Stall(string key) => _stalled[key] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Release(string key)
@@ -33,6 +36,7 @@ public sealed class StallingStorage
         public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
             var key = grainId.Key.ToString()!;
+            stalls.Writes.AddOrUpdate(key, 1, (_, n) => n + 1);
             if (stalls._stalled.TryGetValue(key, out var gate))
             {
                 await gate.Task;

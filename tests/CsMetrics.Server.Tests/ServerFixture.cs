@@ -60,12 +60,7 @@ public class ServerFixture : WebApplicationFactory<Program>, IAsyncLifetime
         GC.SuppressFinalize(this);
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => CsMetrics.Testing.NodeProcess.FreePort();
 }
 
 [CollectionDefinition(Name)]

@@ -198,10 +198,23 @@ public sealed class NodeProcess : IAsyncDisposable
         _process.Dispose();
     }
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> Given = new();
+
+    /// <summary>
+    /// A port free now and not handed out before in this process: the system can give the same free
+    /// port twice in a row (a node once got it as both its silo and its gateway port).
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            if (Given.TryAdd(port, true))
+            {
+                return port;
+            }
+        }
     }
 }

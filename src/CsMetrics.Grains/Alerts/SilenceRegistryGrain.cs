@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Accounts;
 using CsMetrics.Contracts.Alerts;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace CsMetrics.Grains.Alerts;
@@ -10,17 +11,21 @@ namespace CsMetrics.Grains.Alerts;
 /// One shard of the silence schedule (see <see cref="ISilenceRegistryGrain"/>). Reentrant so that
 /// an account reporting its due time while this shard sweeps (and calls that account) cannot
 /// deadlock; writes are group-committed: every caller returns once a save that includes its change
-/// finished, and changes that arrive during a save go out together in the next.
+/// finished, changes that arrive before a save starts go out in it, and saves are at least
+/// <see cref="AlertOptions.SilenceSaveInterval"/> apart.
 /// </summary>
 [Reentrant]
 public sealed partial class SilenceRegistryGrain(
     [PersistentState("silence", StorageNames.Default)] IPersistentState<SilenceRegistryState> state,
     [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time,
+    IOptions<AlertOptions> options,
     ILogger<SilenceRegistryGrain> logger) : Grain, ISilenceRegistryGrain
 {
     private const int Parallelism = 8;
+    // The save that has not started writing yet: every change made before it starts is in it.
+    private TaskCompletionSource? _next;
     private Task? _saving;
-    private TaskCompletionSource? _nextSave;
+    private long? _lastSaveAt;
     private bool _sweeping;
 
     public Task SetDueAsync(string account, DateTimeOffset? due)
@@ -103,39 +108,42 @@ public sealed partial class SilenceRegistryGrain(
 
     private Task SaveAsync()
     {
+        _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var saved = _next.Task;
         if (_saving is null || _saving.IsCompleted)
         {
-            _saving = RunSavesAsync();
-            return _saving;
+            _saving = SaveLoopAsync();
         }
-        _nextSave ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return _nextSave.Task;
+        return saved;
     }
 
-    private async Task RunSavesAsync()
+    private async Task SaveLoopAsync()
     {
         try
         {
-            await state.WriteStateAsync();
+            while (_next is { } batch)
+            {
+                var wait = _lastSaveAt is { } last ? options.Value.SilenceSaveInterval - time.GetElapsedTime(last) : TimeSpan.Zero;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, time);
+                }
+                _next = null; // changes from here on go into the save after this one
+                try
+                {
+                    await state.WriteStateAsync();
+                    batch.TrySetResult();
+                }
+                catch (Exception e)
+                {
+                    batch.TrySetException(e);
+                }
+                _lastSaveAt = time.GetTimestamp();
+            }
         }
         finally
         {
-            var next = _nextSave;
-            _nextSave = null;
-            _saving = next is null ? null : ChainAsync(next);
-        }
-    }
-
-    private async Task ChainAsync(TaskCompletionSource waiting)
-    {
-        try
-        {
-            await RunSavesAsync();
-            waiting.TrySetResult();
-        }
-        catch (Exception e)
-        {
-            waiting.TrySetException(e);
+            _saving = null;
         }
     }
 

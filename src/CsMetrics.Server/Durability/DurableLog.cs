@@ -448,7 +448,7 @@ public sealed partial class DurableLog : BackgroundService
         {
             Dictionary<string, List<HealthEvent>>? redeliver = null;
             var redeliverGate = new SemaphoreSlim(1, 1);
-            await Parallel.ForEachAsync(InCheckpointOrder(epoch.Accounts), new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = stoppingToken }, async (pair, ct) =>
+            await Parallel.ForEachAsync(InCheckpointOrder(epoch.Accounts), new ParallelOptions { MaxDegreeOfParallelism = _options.CheckpointParallelism, CancellationToken = stoppingToken }, async (pair, ct) =>
             {
                 var grain = _accounts.Get(pair.Key);
                 var incarnation = await grain.FlushAsync();

@@ -182,6 +182,10 @@ internal sealed class AlertOptionsValidator : IValidateOptions<CsMetrics.Grains.
         {
             errors.Add($"{section}:RetainChanges: expected at least 1000, got {o.RetainChanges}");
         }
+        if (o.SilenceSaveInterval < TimeSpan.Zero || o.SilenceSaveInterval > TimeSpan.FromMinutes(1))
+        {
+            errors.Add($"{section}:SilenceSaveInterval: expected 00:00:00 to 00:01:00, got {o.SilenceSaveInterval}");
+        }
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 }
@@ -287,6 +291,10 @@ internal sealed class DurabilityOptionsValidator : IValidateOptions<Durability.D
         if (o.Parallelism is < 1 or > 4096)
         {
             errors.Add($"{section}:Parallelism: expected 1 to 4096, got {o.Parallelism}");
+        }
+        if (o.CheckpointParallelism is < 1 or > 10_000)
+        {
+            errors.Add($"{section}:CheckpointParallelism: expected 1 to 10000, got {o.CheckpointParallelism}");
         }
         if (o.DrainTimeout < TimeSpan.Zero || o.DrainTimeout > TimeSpan.FromMinutes(30))
         {

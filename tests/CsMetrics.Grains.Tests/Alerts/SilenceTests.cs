@@ -42,6 +42,36 @@ public class SilenceTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task SilenceSchedule_ReportsWhileASaveIsInFlight_GoOutTogetherInTheNextSave()
+    {
+        var shard = fixture.Grains.GetGrain<ISilenceRegistryGrain>(SilenceShards.Count - 1);
+        var key = shard.GetGrainId().Key.ToString()!;
+        var now = fixture.Time.GetUtcNow();
+        await shard.SetDueAsync($"silence-first-{Guid.NewGuid():N}", now.AddDays(30));
+        fixture.Storage.Stall(key);
+        try
+        {
+            var first = shard.SetDueAsync($"silence-stalled-{Guid.NewGuid():N}", now.AddDays(30));
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+            var before = fixture.Storage.Writes[key];
+            // A burst of reports (a truncation round) while that save waits on storage.
+            var burst = Enumerable.Range(0, 50).Select(i => shard.SetDueAsync($"silence-burst-{i}-{Guid.NewGuid():N}", now.AddDays(30))).ToArray();
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+            Assert.False(first.IsCompleted);
+            Assert.All(burst, b => Assert.False(b.IsCompleted)); // nobody returns before a save holding its change
+            fixture.Storage.Release(key);
+            await first;
+            await Task.WhenAll(burst);
+            // One more save carried all fifty; a save per report would have been fifty.
+            Assert.Equal(before + 1, fixture.Storage.Writes[key]);
+        }
+        finally
+        {
+            fixture.Storage.Release(key);
+        }
+    }
+
+    [Fact]
     public async Task AnInactiveAccount_GoesSilentOnTime_WhileItsSourceIsAlive()
     {
         var source = $"src-{Guid.NewGuid():N}";
