@@ -261,12 +261,15 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
     }
 
     /// <summary>
-    /// Tells the silence schedule, before a checkpoint, when this account would go silent: the
+    /// Tells the silence schedule, with a checkpoint, when this account would go silent: the
     /// first time, and whenever that moved a day or more (an early entry only makes the sweep look
-    /// too soon; usage only moves it later). Durable in the registry before it returns, so the
-    /// checkpoint never claims a report the registry could have lost; events not yet checkpointed
-    /// are in the event log, and their replay reports again. Once per checkpoint at most, not per
-    /// event: on the ingest path it made activating new accounts 2.5 times slower.
+    /// too soon; usage only moves it later). Durable in the registry before it returns, and only
+    /// then recorded as reported, after the checkpoint's snapshot was taken: so a checkpoint never
+    /// claims a report the registry could have lost (the next one reports again, which the registry
+    /// answers at once when nothing changed), and the checkpoint does not wait for the registry
+    /// before its own write. Events not yet checkpointed are in the event log, and their replay
+    /// reports again. Once per checkpoint at most, not per event: on the ingest path it made
+    /// activating new accounts 2.5 times slower.
     /// </summary>
     private async Task ReportSilenceAsync()
     {
@@ -336,18 +339,27 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
     /// </summary>
     private async Task WriteCheckpointAsync()
     {
-        await ReportSilenceAsync();
         var version = _version;
         var unsaved = _unsaved;
         var alertTicket = _alertTicket;
         var portfolioTicket = _portfolioTicket;
         var snapshot = AccountStateSerializer.Serialize(_state);
+        // The registry saves in paced group commits: report while this checkpoint is written, not before.
+        var reporting = ReportSilenceAsync();
         // Never save an alert decision, or a state the portfolio shows, whose notice could still be lost with this process.
         // Only this account's own last notices: not whatever the rest of the silo queued since.
         await Task.WhenAll(services.Outbox.DeliveredAsync(alertTicket), services.Portfolio.DeliveredAsync(portfolioTicket));
         var written = new GrainState<AccountGrainState>(new AccountGrainState { Snapshot = snapshot }) { ETag = _etag, RecordExists = _stored };
-        await services.Storage.WriteStateAsync(StateName, this.GetGrainId(), written);
-        (_etag, _stored) = (written.ETag, true);
+        try
+        {
+            await services.Storage.WriteStateAsync(StateName, this.GetGrainId(), written);
+            (_etag, _stored) = (written.ETag, true);
+        }
+        finally
+        {
+            await reporting.ContinueWith(static _ => { }, TaskScheduler.Current); // never left running unobserved
+        }
+        await reporting; // a failed report fails the checkpoint: truncation keeps the log and asks again
         _savedVersion = Math.Max(_savedVersion, version);
         _unsaved = Math.Max(0, _unsaved - unsaved);
     }

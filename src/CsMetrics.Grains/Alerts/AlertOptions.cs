@@ -14,10 +14,12 @@ public sealed class AlertOptions
     /// <summary>
     /// The least time between two saves of one shard of the silence schedule (each save writes the
     /// whole shard); reports that arrive meanwhile go out together in the next. A truncation round
-    /// checkpoints every account fed, and each new account reports its silence due time first: saved
-    /// once per report, the shards took a fifth of a node's busy time during the round.
+    /// checkpoints every account fed, and each new account reports its silence due time with its
+    /// checkpoint: saved as often as storage allowed, the shards took a fifth of a node's busy time
+    /// during the round. A checkpoint waits for its report, so this also bounds how fast a round
+    /// goes (about CheckpointParallelism accounts per interval).
     /// </summary>
-    public TimeSpan SilenceSaveInterval { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan SilenceSaveInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How long a resolved alert stays listed before it is forgotten.</summary>
     public TimeSpan RetainResolved { get; set; } = TimeSpan.FromDays(30);
