@@ -47,7 +47,11 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
 
     internal static string Etag(long stamp) => "p" + stamp.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Bytes a state takes in a pack beyond its own: the largest packed state is one entity's worth less this.</summary>
+    /// <summary>
+    /// Bytes a state takes in a pack beyond its own (the count is shared, so this overstates by 4):
+    /// the largest packed state is one entity's worth less this, and packs count it toward
+    /// <c>PackBytes</c>, so many tiny states cannot outgrow an entity.
+    /// </summary>
     internal static int Overhead(string row) => 4 + 2 + Encoding.UTF8.GetByteCount(row) + 12;
 
     /// <summary>Queues a conditional write of one grain's state and returns its new ETag.</summary>
@@ -256,13 +260,13 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
             {
                 var p = _queue[i];
                 var isLegacy = p.ETag is not null && !IsPackedEtag(p.ETag);
-                if (rows.Contains(p.Row) || (group.Count > 0 && bytes + p.Data.Length > owner._packBytes) || legacy + (isLegacy ? 1 : 0) > MaxActions - MaxDeadPerTransaction - 2)
+                if (rows.Contains(p.Row) || (group.Count > 0 && bytes + p.Data.Length + Overhead(p.Row) > owner._packBytes) || legacy + (isLegacy ? 1 : 0) > MaxActions - MaxDeadPerTransaction - 2)
                 {
                     continue;
                 }
                 rows.Add(p.Row);
                 group.Add(p);
-                bytes += p.Data.Length;
+                bytes += p.Data.Length + Overhead(p.Row);
                 legacy += isLegacy ? 1 : 0;
             }
             foreach (var p in group)
@@ -392,7 +396,7 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
         private async Task CompactAsync(Head head, Head next, List<(string Row, long Stamp, ReadOnlyMemory<byte> Data)> states, long packId)
         {
             var live = next.LiveCounts();
-            var bytes = states.Sum(s => s.Data.Length);
+            var bytes = states.Sum(s => s.Data.Length + Overhead(s.Row));
             foreach (var (id, total) in head.Packs)
             {
                 if (id == packId || !live.TryGetValue(id, out var count) || (count * 4 > total && total > SmallPack))
@@ -407,7 +411,7 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                 var carried = DecodePack(pack.Value!)
                     .Where(e => next.Grains.TryGetValue(e.Key, out var w) && w.Pack == id && w.Stamp == e.Value.Stamp)
                     .ToList();
-                if (bytes + carried.Sum(c => c.Value.Data.Length) > owner._packBytes)
+                if (bytes + carried.Sum(c => c.Value.Data.Length + Overhead(c.Key)) > owner._packBytes)
                 {
                     return;
                 }

@@ -30,7 +30,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
     private static readonly IGrainStorageSerializer Serializer =
         new OrleansGrainStorageSerializer(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>());
 
-    private async Task<AzureTableGrainStorage> ProviderAsync(string? table = null, int buckets = 256, long prefetchBudget = 256L * 1024 * 1024, int tables = 1, bool packed = false)
+    private async Task<AzureTableGrainStorage> ProviderAsync(string? table = null, int buckets = 256, long prefetchBudget = 256L * 1024 * 1024, int tables = 1, bool packed = false, int packBytes = 512 * 1024)
     {
         var options = new AzureTableStorageOptions
         {
@@ -41,6 +41,7 @@ public class AzureTableGrainStorageTests(Azurite azurite)
             PrefetchBudgetBytes = prefetchBudget,
             TableShards = tables,
             PackedStates = packed ? "account" : "",
+            PackBytes = packBytes,
         };
         var storage = new AzureTableGrainStorage("test", options, "svc", NullLogger<AzureTableGrainStorage>.Instance);
         await storage.InitializeAsync(TestContext.Current.CancellationToken);
@@ -558,6 +559,26 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         await fresh.ReadStateAsync("account", kept, r1);
         await fresh.ReadStateAsync("account", raced, r2);
         Assert.Equal(("packed now", "changed as a row"), (r1.State!.Text, r2.State!.Text));
+    }
+
+    [Fact]
+    public async Task PackedStates_ManyTinyStates_CountTheirKeysTowardAPack()
+    {
+        var table = $"packs5{Guid.NewGuid():N}"[..20];
+        var storage = await ProviderAsync(table, buckets: 1, packed: true, packBytes: 16 * 1024);
+        var grains = Enumerable.Range(0, 600).Select(_ => NewGrain()).ToArray();
+        var states = grains.Select((g, i) => State($"{i}")).ToArray();
+        await Task.WhenAll(grains.Select((g, i) => storage.WriteStateAsync("account", g, states[i])));
+        var dataBytes = states.Sum(s => Serializer.Serialize(s.State).ToMemory().Length);
+        var keyBytes = grains.Sum(g => PackedPartitions.Overhead(storage.Keys("account", g).RowKey));
+        Assert.True(dataBytes < 2 * 16 * 1024, $"the states alone ({dataBytes} B) should fit in two packs");
+        var (packs, _, _) = await CountAsync(storage);
+        // Counted with their keys (about 100 bytes each here) they need more: a pack never outgrows an entity however small its states.
+        Assert.InRange(packs, (dataBytes + keyBytes) / (16 * 1024), 600);
+        var fresh = await ProviderAsync(table, buckets: 1, packed: true, packBytes: 16 * 1024);
+        var read = new GrainState<TestState>();
+        await fresh.ReadStateAsync("account", grains[599], read);
+        Assert.Equal("599", read.State!.Text);
     }
 
     [Fact]
