@@ -28,7 +28,7 @@ internal sealed class BucketIo(TableClient table, PrefetchPolicy policy)
     private const int MaxEntitiesPerTransaction = 100;
     private const int MaxBytesPerTransaction = 3_000_000;
 
-    private readonly ConcurrentDictionary<string, Writer> _writers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, GroupingQueue<PendingWrite>> _writers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<Page>>> _pages = new(StringComparer.Ordinal);
     private long _pageBytes;
 
@@ -188,67 +188,29 @@ internal sealed class BucketIo(TableClient table, PrefetchPolicy policy)
     public Task<string?> WriteAsync(TableEntity entity, string? etag, int bytes)
     {
         var pending = new PendingWrite(entity, etag, bytes, new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously));
-        _writers.GetOrAdd(entity.PartitionKey, _ => new Writer(this)).Enqueue(pending);
+        _writers.GetOrAdd(entity.PartitionKey, _ => new GroupingQueue<PendingWrite>(TakeTransaction, SubmitAsync)).Enqueue(pending);
         return pending.Done.Task;
     }
 
     private sealed record PendingWrite(TableEntity Entity, string? ETag, int Bytes, TaskCompletionSource<string?> Done);
 
-    private sealed class Writer(BucketIo io)
+    /// <summary>One action per row in a transaction (a second write of a row waits for the next one), at most 100 entities and 3 MB.</summary>
+    private static List<PendingWrite> TakeTransaction(List<PendingWrite> queue)
     {
-        private readonly Lock _gate = new();
-        private readonly List<PendingWrite> _queue = [];
-        private bool _running;
-
-        public void Enqueue(PendingWrite write)
+        var group = new List<PendingWrite>();
+        var bytes = 0;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < queue.Count && group.Count < MaxEntitiesPerTransaction; i++)
         {
-            lock (_gate)
+            var w = queue[i];
+            if ((group.Count > 0 && bytes + w.Bytes > MaxBytesPerTransaction) || !seen.Add(w.Entity.RowKey))
             {
-                _queue.Add(write);
-                if (_running)
-                {
-                    return;
-                }
-                _running = true;
+                continue;
             }
-            // Off the caller's (grain's) scheduler: the loop serves every grain of this bucket.
-            _ = Task.Run(RunAsync);
+            group.Add(w);
+            bytes += w.Bytes;
         }
-
-        private async Task RunAsync()
-        {
-            while (true)
-            {
-                List<PendingWrite> group;
-                lock (_gate)
-                {
-                    if (_queue.Count == 0)
-                    {
-                        _running = false;
-                        return;
-                    }
-                    group = [];
-                    var bytes = 0;
-                    var seen = new HashSet<string>(StringComparer.Ordinal);
-                    for (var i = 0; i < _queue.Count && group.Count < MaxEntitiesPerTransaction; i++)
-                    {
-                        var w = _queue[i];
-                        // One action per row in a transaction; a second write of a row waits for the next one.
-                        if ((group.Count > 0 && bytes + w.Bytes > MaxBytesPerTransaction) || !seen.Add(w.Entity.RowKey))
-                        {
-                            continue;
-                        }
-                        group.Add(w);
-                        bytes += w.Bytes;
-                    }
-                    foreach (var w in group)
-                    {
-                        _queue.Remove(w);
-                    }
-                }
-                await io.SubmitAsync(group);
-            }
-        }
+        return group;
     }
 
     private async Task SubmitAsync(List<PendingWrite> group)

@@ -198,69 +198,49 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
     }
 
     /// <summary>One partition's writes, one transaction at a time; what queues meanwhile goes into the next pack.</summary>
-    private sealed class Writer(PackedPartitions owner, string partition)
+    private sealed class Writer
     {
-        private readonly Lock _gate = new();
-        private readonly List<Pending> _queue = [];
-        private bool _running;
+        private readonly PackedPartitions _owner;
+        private readonly string _partition;
+        private readonly GroupingQueue<Pending> _queue;
         private Head? _head;
 
-        public void Enqueue(Pending pending)
+        public Writer(PackedPartitions owner, string partition)
         {
-            lock (_gate)
-            {
-                _queue.Add(pending);
-                if (_running)
-                {
-                    return;
-                }
-                _running = true;
-            }
-            // Off the caller's (grain's) scheduler: the loop serves every grain of this partition.
-            _ = Task.Run(RunAsync);
+            (_owner, _partition) = (owner, partition);
+            _queue = new GroupingQueue<Pending>(Take, HandleAsync);
         }
 
-        private async Task RunAsync()
+        public void Enqueue(Pending pending) => _queue.Enqueue(pending);
+
+        private async Task HandleAsync(List<Pending> group)
         {
-            while (true)
+            try
             {
-                List<Pending> group;
-                lock (_gate)
+                await WriteAsync(group);
+            }
+            catch (Exception e)
+            {
+                _head = null; // whatever happened to it, read the head again next time
+                foreach (var p in group)
                 {
-                    if (_queue.Count == 0)
-                    {
-                        _running = false;
-                        return;
-                    }
-                    group = Take();
-                }
-                try
-                {
-                    await WriteAsync(group);
-                }
-                catch (Exception e)
-                {
-                    _head = null; // whatever happened to it, read the head again next time
-                    foreach (var p in group)
-                    {
-                        p.Done.TrySetException(e);
-                    }
+                    p.Done.TrySetException(e);
                 }
             }
         }
 
         /// <summary>One write per grain, at most a pack's bytes (a larger state goes alone), and room for the deletes.</summary>
-        private List<Pending> Take()
+        private List<Pending> Take(List<Pending> queue)
         {
             var group = new List<Pending>();
             var rows = new HashSet<string>(StringComparer.Ordinal);
             var bytes = 0;
             var legacy = 0;
-            for (var i = 0; i < _queue.Count; i++)
+            for (var i = 0; i < queue.Count; i++)
             {
-                var p = _queue[i];
+                var p = queue[i];
                 var isLegacy = p.ETag is not null && !IsPackedEtag(p.ETag);
-                if (rows.Contains(p.Row) || (group.Count > 0 && bytes + p.Data.Length + Overhead(p.Row) > owner._packBytes) || legacy + (isLegacy ? 1 : 0) > MaxActions - MaxDeadPerTransaction - 2)
+                if (rows.Contains(p.Row) || (group.Count > 0 && bytes + p.Data.Length + Overhead(p.Row) > _owner._packBytes) || legacy + (isLegacy ? 1 : 0) > MaxActions - MaxDeadPerTransaction - 2)
                 {
                     continue;
                 }
@@ -268,10 +248,6 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                 group.Add(p);
                 bytes += p.Data.Length + Overhead(p.Row);
                 legacy += isLegacy ? 1 : 0;
-            }
-            foreach (var p in group)
-            {
-                _queue.Remove(p);
             }
             return group;
         }
@@ -304,7 +280,7 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                     }
                     if (p.ETag is not null && !IsPackedEtag(p.ETag))
                     {
-                        legacyDeletes.Add((p, new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, p.Row), new ETag(p.ETag))));
+                        legacyDeletes.Add((p, new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(_partition, p.Row), new ETag(p.ETag))));
                     }
                     if (p.Clear)
                     {
@@ -330,7 +306,7 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                 {
                     next.NextPack++;
                     next.Packs[packId] = states.Count;
-                    var pack = AzureTableGrainStorage.Split(partition, PackRow(packId), EncodePack(states));
+                    var pack = AzureTableGrainStorage.Split(_partition, PackRow(packId), EncodePack(states));
                     actions.Add(new TableTransactionAction(TableTransactionActionType.Add, pack));
                 }
                 var legacyAt = actions.Count;
@@ -344,15 +320,15 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                 }
                 var deleting = next.Dead.Take(MaxDeadPerTransaction).ToList();
                 next.Dead.RemoveRange(0, deleting.Count);
-                actions.AddRange(deleting.Select(id => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, PackRow(id)), ETag.All)));
+                actions.AddRange(deleting.Select(id => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(_partition, PackRow(id)), ETag.All)));
                 var headAt = actions.Count;
-                var headEntity = next.Encode(partition);
+                var headEntity = next.Encode(_partition);
                 actions.Add(head.ETag is { } etag
                     ? new TableTransactionAction(TableTransactionActionType.UpdateReplace, headEntity, etag)
                     : new TableTransactionAction(TableTransactionActionType.Add, headEntity));
                 try
                 {
-                    var response = await owner._table.SubmitTransactionAsync(actions);
+                    var response = await _owner._table.SubmitTransactionAsync(actions);
                     next.ETag = response.Value[headAt].Headers.ETag;
                     _head = next;
                     foreach (var (p, stamp) in accepted)
@@ -403,7 +379,7 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                 {
                     continue;
                 }
-                var pack = await owner._table.GetEntityIfExistsAsync<TableEntity>(partition, PackRow(id));
+                var pack = await _owner._table.GetEntityIfExistsAsync<TableEntity>(_partition, PackRow(id));
                 if (!pack.HasValue)
                 {
                     return;
@@ -411,7 +387,7 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                 var carried = DecodePack(pack.Value!)
                     .Where(e => next.Grains.TryGetValue(e.Key, out var w) && w.Pack == id && w.Stamp == e.Value.Stamp)
                     .ToList();
-                if (bytes + carried.Sum(c => c.Value.Data.Length + Overhead(c.Key)) > owner._packBytes)
+                if (bytes + carried.Sum(c => c.Value.Data.Length + Overhead(c.Key)) > _owner._packBytes)
                 {
                     return;
                 }
@@ -426,7 +402,7 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
 
         private async Task<Head> LoadHeadAsync()
         {
-            var entity = await owner._table.GetEntityIfExistsAsync<TableEntity>(partition, HeadRow);
+            var entity = await _owner._table.GetEntityIfExistsAsync<TableEntity>(_partition, HeadRow);
             return entity.HasValue ? Head.Decode(entity.Value!) : new Head();
         }
     }
