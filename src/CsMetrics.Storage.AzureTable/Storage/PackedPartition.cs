@@ -256,8 +256,16 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
         {
             for (var attempt = 0; ; attempt++)
             {
+                var fresh = _head is null;
                 _head ??= await LoadHeadAsync();
                 var head = _head;
+                if (!fresh && group.Any(p => !Matches(head, p)))
+                {
+                    // The copy of the index may be older than the version a grain read (another node wrote
+                    // that grain since): judge a mismatch only against the index as stored now.
+                    _head = null;
+                    continue;
+                }
                 var next = head.Clone();
                 var accepted = new List<(Pending Write, long Stamp)>();
                 var states = new List<(string Row, long Stamp, ReadOnlyMemory<byte> Data)>();
@@ -266,13 +274,7 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                 foreach (var p in group)
                 {
                     var known = head.Grains.TryGetValue(p.Row, out var where);
-                    var matches = p.ETag switch
-                    {
-                        null => !known,
-                        _ when IsPackedEtag(p.ETag) => known && Etag(where.Stamp) == p.ETag,
-                        _ => !known, // a row from before packing: its ETag is checked by the delete below
-                    };
-                    if (!matches)
+                    if (!Matches(head, p))
                     {
                         p.Done.TrySetException(new PackConflictException(
                             $"the stored version is {(known ? Etag(where.Stamp) : "none")}, the write expected {p.ETag ?? "none"}"));
@@ -362,6 +364,18 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                     return;
                 }
             }
+        }
+
+        /// <summary>Whether a write's ETag is the version the index holds for its grain (none for an insert).</summary>
+        private static bool Matches(Head head, Pending p)
+        {
+            var known = head.Grains.TryGetValue(p.Row, out var where);
+            return p.ETag switch
+            {
+                null => !known,
+                _ when IsPackedEtag(p.ETag) => known && Etag(where.Stamp) == p.ETag,
+                _ => !known, // a row from before packing: its ETag is checked by the delete in the transaction
+            };
         }
 
         /// <summary>

@@ -524,6 +524,20 @@ public class AzureTableGrainStorageTests(Azurite azurite)
         await fresh.ReadStateAsync("account", g2, r2);
         Assert.Equal(("a3", "b1"), (r1.State!.Text, r2.State!.Text));
         Assert.Equal(onA.ETag, r1.ETag);
+
+        // B writes g2 again; then g2 moves to A, which reads B's version: A's write must succeed though
+        // A's copy of the index (from its last write) predates that version.
+        var onB2 = new GrainState<TestState>();
+        await (await ProviderAsync(table, buckets: 1, packed: true)).ReadStateAsync("account", g2, onB2);
+        onB2.State!.Text = "b2";
+        await nodeB.WriteStateAsync("account", g2, onB2);
+        var moved = new GrainState<TestState>();
+        await (await ProviderAsync(table, buckets: 1, packed: true)).ReadStateAsync("account", g2, moved);
+        moved.State!.Text = "a-after-move";
+        await nodeA.WriteStateAsync("account", g2, moved);
+        var after = new GrainState<TestState>();
+        await (await ProviderAsync(table, buckets: 1, packed: true)).ReadStateAsync("account", g2, after);
+        Assert.Equal("a-after-move", after.State!.Text);
     }
 
     [Fact]
