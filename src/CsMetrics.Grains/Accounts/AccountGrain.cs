@@ -350,18 +350,16 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
         // Only this account's own last notices: not whatever the rest of the silo queued since.
         await Task.WhenAll(services.Outbox.DeliveredAsync(alertTicket), services.Portfolio.DeliveredAsync(portfolioTicket));
         var written = new GrainState<AccountGrainState>(new AccountGrainState { Snapshot = snapshot }) { ETag = _etag, RecordExists = _stored };
-        try
+        // A failed report fails the checkpoint (truncation keeps the log and asks again), but a write that went through keeps its ETag.
+        await Task.WhenAll(WriteAsync(), reporting);
+        _savedVersion = Math.Max(_savedVersion, version);
+        _unsaved = Math.Max(0, _unsaved - unsaved);
+
+        async Task WriteAsync()
         {
             await services.Storage.WriteStateAsync(StateName, this.GetGrainId(), written);
             (_etag, _stored) = (written.ETag, true);
         }
-        finally
-        {
-            await reporting.ContinueWith(static _ => { }, TaskScheduler.Current); // never left running unobserved
-        }
-        await reporting; // a failed report fails the checkpoint: truncation keeps the log and asks again
-        _savedVersion = Math.Max(_savedVersion, version);
-        _unsaved = Math.Max(0, _unsaved - unsaved);
     }
 
     private AlertNotice ToNotice(AlertSignal s) => new(

@@ -314,8 +314,8 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
                 var legacyAt = actions.Count;
                 actions.AddRange(legacyDeletes.Select(d => d.Action));
                 // Packs no grain points to any more: delete them in the same transaction, some per write.
-                var live = next.LivePacks();
-                foreach (var dead in next.Packs.Keys.Where(id => !live.Contains(id)).ToList())
+                var live = next.LiveCounts();
+                foreach (var dead in next.Packs.Keys.Where(id => !live.ContainsKey(id)).ToList())
                 {
                     next.Packs.Remove(dead);
                     next.Dead.Add(dead);
@@ -447,8 +447,6 @@ internal sealed class PackedPartitions(TableClient table, int packBytes)
             copy.Dead.AddRange(Dead);
             return copy;
         }
-
-        public HashSet<long> LivePacks() => [.. Grains.Values.Select(v => v.Pack)];
 
         public Dictionary<long, int> LiveCounts()
         {
