@@ -8,8 +8,12 @@ namespace CsMetrics.Scoring.State;
 /// </summary>
 public sealed class AccountState
 {
-    /// <summary>The snapshot format this code writes. 2: event ids remembered as hashes (<see cref="DedupState.Entries"/>).</summary>
-    public const int CurrentSchemaVersion = 2;
+    /// <summary>
+    /// The snapshot format this code writes. 2: event ids remembered as 128-bit hashes in the JSON
+    /// (<see cref="DedupState.Entries"/>). 3: as 64-bit hashes and whole seconds, in a binary section
+    /// after the JSON (<see cref="AccountStateSerializer"/>).
+    /// </summary>
+    public const int CurrentSchemaVersion = 3;
 
     public int SchemaVersion { get; set; } = CurrentSchemaVersion;
     public string Account { get; set; } = "";

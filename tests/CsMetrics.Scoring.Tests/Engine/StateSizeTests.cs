@@ -1,3 +1,8 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json.Nodes;
 using CsMetrics.Scoring.Engine;
 using CsMetrics.Scoring.Events;
 using CsMetrics.Scoring.Model;
@@ -67,25 +72,78 @@ public class StateSizeTests
     }
 
     [Fact]
-    public void Snapshot_IsCompressed_AndAPlainJsonSnapshotStillReads()
+    public void Snapshot_CompressesItsJson_KeepsTheIdsOutsideIt_AndSchemaTwoSnapshotsStillRead()
+    {
+        var state = new AccountState();
+        var month = HealthyMonth(Now);
+        AccountEngine.Apply(state, month, ScoringModel.Default, Now);
+        var snapshot = AccountStateSerializer.Serialize(state);
+
+        // 0xB3, the JSON part's length (a varint), the JSON part Brotli-framed, then the ids as they are.
+        Assert.Equal(AccountStateSerializer.Marker, snapshot[0]);
+        var (length, header) = (0, 1);
+        for (var shift = 0; ; shift += 7)
+        {
+            var b = snapshot[header++];
+            length |= (b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                break;
+            }
+        }
+        var body = snapshot.AsSpan(header, length);
+        Assert.Equal(CompressedFrame.Marker, body[0]);
+        Assert.Equal(state.Dedup.StoredLength, snapshot.Length - header - length);
+        var json = new byte[length * 20];
+        Assert.True(System.IO.Compression.BrotliDecoder.TryDecompress(body[1..], json, out var jsonLength));
+        Assert.Equal((byte)'{', json[0]);
+        TestContext.Current.TestOutputHelper?.WriteLine($"snapshot: {jsonLength} bytes of JSON compressed to {length}, {state.Dedup.Count} ids in {state.Dedup.StoredLength} bytes");
+        Assert.True(length < jsonLength * 0.6, $"{length} compressed vs {jsonLength}"); // at least 40 % smaller
+        Assert.InRange(state.Dedup.StoredLength, 8 * state.Dedup.Count, 8 * state.Dedup.Count + 4 * state.Dedup.Count + 8);
+
+        // What a node of schema 2 wrote: the JSON alone, plain or compressed, its ids inside it as 24-byte
+        // entries (128-bit hash, event time in ticks). It reads as the same state.
+        var remembered = month.Where(e => e.Timestamp >= Now.AddHours(-ScoringModel.Default.Ingest.GraceHours)).ToList();
+        Assert.Equal(remembered.Count, state.Dedup.Count);
+        var legacy = JsonNode.Parse(json.AsSpan(0, jsonLength))!.AsObject();
+        Assert.Equal(AccountState.CurrentSchemaVersion, (int)legacy["schemaVersion"]!);
+        legacy["schemaVersion"] = 2;
+        legacy["dedup"] = new JsonObject { ["entries"] = Convert.ToBase64String(SchemaTwoEntries(remembered)) };
+        var plain = Encoding.UTF8.GetBytes(legacy.ToJsonString());
+        var fromPlain = AccountStateSerializer.Deserialize(plain);
+        var fromCompressed = AccountStateSerializer.Deserialize(CompressedFrame.Pack(plain));
+
+        Assert.Equal(snapshot, AccountStateSerializer.Serialize(fromPlain));
+        Assert.Equal(snapshot, AccountStateSerializer.Serialize(fromCompressed));
+        Assert.Equal(state.EventCount, fromPlain.EventCount);
+        Assert.All(remembered, e => Assert.True(fromPlain.Dedup.Contains(e.Id)));
+    }
+
+    [Fact]
+    public void Snapshot_CutInsideItsIds_IsRefusedAsACorruptSnapshot_NamingTheIds()
     {
         var state = new AccountState();
         AccountEngine.Apply(state, [.. HealthyMonth(Now)], ScoringModel.Default, Now);
         var snapshot = AccountStateSerializer.Serialize(state);
-        Assert.Equal(0xB1, snapshot[0]);
 
-        // What a node before compression wrote: the JSON itself.
-        var json = new byte[snapshot.Length * 20];
-        Assert.True(System.IO.Compression.BrotliDecoder.TryDecompress(snapshot.AsSpan(1), json, out var length));
-        Assert.Equal((byte)'{', json[0]);
-        TestContext.Current.TestOutputHelper?.WriteLine($"snapshot: {length} bytes of JSON, {snapshot.Length} compressed");
-        Assert.True(snapshot.Length < length * 0.6, $"{snapshot.Length} compressed vs {length}"); // at least 40 % smaller
+        var error = Assert.Throws<System.Text.Json.JsonException>(() => AccountStateSerializer.Deserialize(snapshot.AsSpan(0, snapshot.Length - 3)));
 
-        var fromCompressed = AccountStateSerializer.Deserialize(snapshot);
-        var fromPlain = AccountStateSerializer.Deserialize(json.AsSpan(0, length));
-        Assert.Equal(AccountStateSerializer.Serialize(fromPlain), AccountStateSerializer.Serialize(fromCompressed));
-        Assert.Equal(state.EventCount, fromPlain.EventCount);
-        Assert.Equal(state.Evaluation.Score, fromPlain.Evaluation.Score);
+        Assert.StartsWith("An account snapshot is corrupt: dedup:", error.Message, StringComparison.Ordinal);
+    }
+
+    private static byte[] SchemaTwoEntries(IEnumerable<HealthEvent> events)
+    {
+        var entries = new List<byte>();
+        foreach (var e in events)
+        {
+            var hash = XxHash128.HashToUInt128(MemoryMarshal.AsBytes(e.Id.AsSpan()));
+            var entry = new byte[24];
+            BinaryPrimitives.WriteUInt64LittleEndian(entry, (ulong)hash);
+            BinaryPrimitives.WriteUInt64LittleEndian(entry.AsSpan(8), (ulong)(hash >> 64));
+            BinaryPrimitives.WriteInt64LittleEndian(entry.AsSpan(16), e.Timestamp.UtcTicks);
+            entries.AddRange(entry);
+        }
+        return [.. entries];
     }
 
     [Fact]
