@@ -27,6 +27,15 @@ public sealed class StallingStorage
         }
     }
 
+    /// <summary>Lets a stalled write go on with an error, as a storage service that failed it.</summary>
+    public void Fail(string key)
+    {
+        if (_stalled.TryRemove(key, out var gate))
+        {
+            gate.SetException(new IOException($"storage failed the write of {key} (test)"));
+        }
+    }
+
     public IGrainStorage Wrap(IGrainStorage inner) => new Storage(inner, this);
 
     private sealed class Storage(IGrainStorage inner, StallingStorage stalls) : IGrainStorage

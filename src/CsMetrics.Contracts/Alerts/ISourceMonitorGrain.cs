@@ -35,6 +35,18 @@ public interface ISilenceRegistryGrain : IGrainWithIntegerKey
     [Alias("SetDueAsync")]
     Task SetDueAsync(string account, DateTimeOffset? due);
 
+    /// <summary>
+    /// Records when <paramref name="account"/> is next due (null removes it) in the shard's next
+    /// save, and returns without waiting for it: <see cref="FlushAsync"/> called after this returns
+    /// covers it.
+    /// </summary>
+    [Alias("QueueDueAsync")]
+    Task QueueDueAsync(string account, DateTimeOffset? due);
+
+    /// <summary>Returns once every change this shard took before the call is saved; fails if that save failed.</summary>
+    [Alias("FlushAsync")]
+    Task FlushAsync();
+
     /// <summary>Re-evaluates every account due by now; returns how many.</summary>
     [Alias("SweepAsync")]
     Task<int> SweepAsync();

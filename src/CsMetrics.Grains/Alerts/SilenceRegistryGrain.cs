@@ -10,9 +10,9 @@ namespace CsMetrics.Grains.Alerts;
 /// <summary>
 /// One shard of the silence schedule (see <see cref="ISilenceRegistryGrain"/>). Reentrant so that
 /// an account reporting its due time while this shard sweeps (and calls that account) cannot
-/// deadlock; writes are group-committed: every caller returns once a save that includes its change
-/// finished, changes that arrive before a save starts go out in it, and saves are at least
-/// <see cref="AlertOptions.SilenceSaveInterval"/> apart.
+/// deadlock; writes are group-committed: a flush returns once a save that includes every change
+/// made before it finished, changes that arrive before a save starts go out in it, and saves are
+/// at least <see cref="AlertOptions.SilenceSaveInterval"/> apart.
 /// </summary>
 [Reentrant]
 public sealed partial class SilenceRegistryGrain(
@@ -24,25 +24,48 @@ public sealed partial class SilenceRegistryGrain(
     private const int Parallelism = 8;
     // The save that has not started writing yet: every change made before it starts is in it.
     private TaskCompletionSource? _next;
+    // The save writing now, if any.
+    private TaskCompletionSource? _writing;
+    // Changes made since the last save started, or left unsaved by a save that failed.
+    private bool _dirty;
     private Task? _saving;
     private long? _lastSaveAt;
     private bool _sweeping;
 
     public Task SetDueAsync(string account, DateTimeOffset? due)
     {
+        Set(account, due);
+        return FlushAsync();
+    }
+
+    public Task QueueDueAsync(string account, DateTimeOffset? due)
+    {
+        Set(account, due);
+        if (_dirty)
+        {
+            // Observed by FlushAsync (and so by the truncation round) if it fails; the shard is
+            // dirty again then, and the next flush saves it.
+            _ = SaveAsync();
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task FlushAsync() => _dirty || _next is not null ? SaveAsync() : _writing?.Task ?? Task.CompletedTask;
+
+    private void Set(string account, DateTimeOffset? due)
+    {
         if (due is { } d)
         {
-            if (state.State.Due.TryGetValue(account, out var current) && current == d)
+            if (!state.State.Due.TryGetValue(account, out var current) || current != d)
             {
-                return Task.CompletedTask;
+                state.State.Due[account] = d;
+                _dirty = true;
             }
-            state.State.Due[account] = d;
         }
-        else if (!state.State.Due.Remove(account))
+        else if (state.State.Due.Remove(account))
         {
-            return Task.CompletedTask;
+            _dirty = true;
         }
-        return SaveAsync();
     }
 
     public async Task<int> SweepAsync()
@@ -97,6 +120,7 @@ public sealed partial class SilenceRegistryGrain(
                     }
                 }
             }
+            _dirty = true;
             await SaveAsync();
             return results.Count;
         }
@@ -128,7 +152,8 @@ public sealed partial class SilenceRegistryGrain(
                 {
                     await Task.Delay(wait, time);
                 }
-                _next = null; // changes from here on go into the save after this one
+                // Changes from here on go into the save after this one.
+                (_next, _writing, _dirty) = (null, batch, false);
                 try
                 {
                     await state.WriteStateAsync();
@@ -136,8 +161,10 @@ public sealed partial class SilenceRegistryGrain(
                 }
                 catch (Exception e)
                 {
+                    _dirty = true; // what it carried is still only in memory
                     batch.TrySetException(e);
                 }
+                _writing = null;
                 _lastSaveAt = time.GetTimestamp();
             }
         }

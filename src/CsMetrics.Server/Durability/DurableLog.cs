@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using CsMetrics.Contracts.Accounts;
+using CsMetrics.Contracts.Alerts;
 using CsMetrics.Scoring.Events;
 using CsMetrics.Server.Hosting;
 using CsMetrics.Storage.AzureTable.Log;
@@ -21,6 +22,7 @@ public sealed partial class DurableLog : BackgroundService
 
     private readonly Lazy<AzureTableEventLog>? _lazyLog;
     private readonly AccountGrains _accounts;
+    private readonly IGrainFactory _grains;
     private readonly TimeProvider _time;
     private readonly DurabilityOptions _options;
     private readonly int _partitionBuckets;
@@ -34,9 +36,10 @@ public sealed partial class DurableLog : BackgroundService
     private volatile string? _storageProblem = "not checked yet";
 
     /// <param name="time">The real clock, never CsMetrics' own (which a demo node runs faster): heartbeats and orphaned logs are judged across nodes.</param>
-    public DurableLog(IOptions<StorageOptions> storage, IOptions<NodeOptions> node, IOptions<DurabilityOptions> options, AccountGrains accounts, TimeProvider time, ILogger<DurableLog> logger)
+    public DurableLog(IOptions<StorageOptions> storage, IOptions<NodeOptions> node, IOptions<DurabilityOptions> options, AccountGrains accounts, IGrainFactory grains, TimeProvider time, ILogger<DurableLog> logger)
     {
         _accounts = accounts;
+        _grains = grains;
         _time = time;
         _options = options.Value;
         _logger = logger;
@@ -475,6 +478,9 @@ public sealed partial class DurableLog : BackgroundService
                     await grain.FlushAsync();
                 }
             });
+            // The checkpoints told the silence schedule when their accounts go silent without waiting
+            // for its paced saves: those reports must be saved before the log that would make them again goes.
+            await Task.WhenAll(Enumerable.Range(0, SilenceShards.Count).Select(shard => _grains.GetGrain<ISilenceRegistryGrain>(shard).FlushAsync()));
             var entries = 0;
             foreach (var (logId, sequences) in epoch.Sequences)
             {

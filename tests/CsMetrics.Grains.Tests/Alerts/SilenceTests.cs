@@ -72,6 +72,71 @@ public class SilenceTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task SilenceSchedule_AQueuedReportReturnsBeforeTheSave_AFlushWaitsForIt_AndAFailedSaveIsMadeAgain()
+    {
+        var shard = fixture.Grains.GetGrain<ISilenceRegistryGrain>(SilenceShards.Count - 2);
+        var key = shard.GetGrainId().Key.ToString()!;
+        var now = fixture.Time.GetUtcNow();
+        await shard.SetDueAsync($"silence-first-{Guid.NewGuid():N}", now.AddDays(30));
+        var before = fixture.Storage.Writes[key];
+        fixture.Storage.Stall(key);
+        try
+        {
+            // Returns while the save that carries it waits on storage.
+            await shard.QueueDueAsync($"silence-queued-{Guid.NewGuid():N}", now.AddDays(30)).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+            var flush = shard.FlushAsync();
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+            Assert.False(flush.IsCompleted);
+
+            fixture.Storage.Fail(key);
+            await Assert.ThrowsAnyAsync<Exception>(() => flush);
+            // What the failed save carried is still only in memory: the next flush saves it again.
+            await shard.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+            Assert.Equal(before + 2, fixture.Storage.Writes[key]);
+            // Nothing changed since: a flush has nothing to wait for.
+            await shard.FlushAsync();
+            Assert.Equal(before + 2, fixture.Storage.Writes[key]);
+        }
+        finally
+        {
+            fixture.Storage.Release(key);
+        }
+    }
+
+    [Fact]
+    public async Task ACheckpoint_DoesNotWaitForTheSilenceSchedulesSave_AndRecordsTheReportOnlyOnceSaved()
+    {
+        var account = $"silence-checkpoint-{Guid.NewGuid():N}";
+        var shardKey = fixture.Grains.GetGrain<ISilenceRegistryGrain>(SilenceShards.For(account)).GetGrainId().Key.ToString()!;
+        fixture.Storage.Stall(shardKey);
+        try
+        {
+            await Use(account, "src-checkpoint");
+            // The account's checkpoint is written while the schedule's save waits on storage.
+            await Grain(account).FlushAsync().WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+            await Use(account, "src-checkpoint");
+            await Grain(account).FlushAsync().WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+            // The schedule has not saved the report, so no checkpoint may claim it was made.
+            Assert.Null(CsMetrics.Scoring.State.AccountStateSerializer.Deserialize(fixture.Storage.Snapshots[account]).Alerts.SilenceDueReported);
+        }
+        finally
+        {
+            fixture.Storage.Release(shardKey);
+        }
+
+        // Saved now: the account records it, and its next checkpoint holds it.
+        DateTimeOffset? reported = null;
+        for (var i = 0; i < 100 && reported is null; i++)
+        {
+            await Use(account, "src-checkpoint");
+            await Grain(account).FlushAsync();
+            reported = CsMetrics.Scoring.State.AccountStateSerializer.Deserialize(fixture.Storage.Snapshots[account]).Alerts.SilenceDueReported;
+            await Task.Delay(25, TestContext.Current.CancellationToken);
+        }
+        Assert.NotNull(reported);
+    }
+
+    [Fact]
     public async Task AnInactiveAccount_GoesSilentOnTime_WhileItsSourceIsAlive()
     {
         var source = $"src-{Guid.NewGuid():N}";
