@@ -50,6 +50,20 @@ public class EventValidatorTests
     }
 
     [Fact]
+    public void TryValidate_EnvelopeFieldsInAnyOrderOrWithEscapedNames_ReadTheSame()
+    {
+        var plain = Validate("""{"id":"evt-1","account":"acme","type":"nps_response","timestamp":"2026-11-23T10:15:00Z","user":"u-42","actor":"bot","source":"survey-tool","properties":{"score":9}}""");
+        // Reversed, every name escaped in some way, and names the envelope does not know in between.
+        var other = Validate("""{"properties":{"score":9},"note":"x","sourc\u0065":"survey-tool","\u0061ctor":"bot","\u0075ser":"u-42","timestamp":"2026-11-23T10:15:00Z","typ\u0065":"nps_response","accounts":"not this","\u0061ccount":"acme","\u0069d":"evt-1"}""");
+
+        Assert.Null(plain.Error);
+        Assert.Null(other.Error);
+        Assert.Equal(plain.Event, other.Event! with { Properties = plain.Event!.Properties });
+        Assert.Equal(plain.Event!.Properties, other.Event!.Properties);
+        Assert.Equal((Actor.Bot, "survey-tool", "u-42"), (other.Event.Actor, other.Event.Source, other.Event.User));
+    }
+
+    [Fact]
     public void TryValidate_ValidEnvelope_NormalisesIt()
     {
         var (e, error) = Validate("""{"id":"evt-1","account":"acme","type":"nps_response","timestamp":"2026-11-23T11:15:00+01:00","user":"u-42","properties":{"score":9,"extra":"kept out"}}""");
