@@ -22,20 +22,34 @@ public static class CompressedFrame
     /// </summary>
     public static byte[]? TryPack(ReadOnlySpan<byte> plain)
     {
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BrotliEncoder.GetMaxCompressedLength(plain.Length) + 1);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(MaxPackedLength(plain.Length));
         try
         {
-            if (!BrotliEncoder.TryCompress(plain, buffer.AsSpan(1), out var written, quality: 1, window: 22) || written + 1 >= plain.Length)
-            {
-                return null;
-            }
-            buffer[0] = Marker;
-            return buffer.AsSpan(0, written + 1).ToArray();
+            return TryPack(plain, buffer, out var written) ? buffer.AsSpan(0, written).ToArray() : null;
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>The most bytes <see cref="TryPack(ReadOnlySpan{byte}, Span{byte}, out int)"/> writes for <paramref name="plainLength"/> bytes.</summary>
+    public static int MaxPackedLength(int plainLength) => BrotliEncoder.GetMaxCompressedLength(plainLength) + 1;
+
+    /// <summary>
+    /// Writes the marker and the compressed bytes into <paramref name="destination"/> (at least
+    /// <see cref="MaxPackedLength"/> long); false when compressing would not make <paramref name="plain"/> smaller.
+    /// </summary>
+    public static bool TryPack(ReadOnlySpan<byte> plain, Span<byte> destination, out int written)
+    {
+        if (!BrotliEncoder.TryCompress(plain, destination[1..], out var compressed, quality: 1, window: 22) || compressed + 1 >= plain.Length)
+        {
+            written = 0;
+            return false;
+        }
+        destination[0] = Marker;
+        written = compressed + 1;
+        return true;
     }
 
     public static bool IsPacked(ReadOnlySpan<byte> data) => !data.IsEmpty && data[0] == Marker;

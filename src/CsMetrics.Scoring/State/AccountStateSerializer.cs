@@ -23,15 +23,40 @@ public static class AccountStateSerializer
 
     public static byte[] Serialize(AccountState state)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(state, StateJsonContext.Default.AccountState);
-        var body = json.Length <= CompressAbove ? json : CompressedFrame.Pack(json);
-        var header = 1 + Varint.Length((uint)body.Length);
-        var snapshot = new byte[header + body.Length + state.Dedup.StoredLength];
-        snapshot[0] = Marker;
-        Varint.Write(snapshot.AsSpan(1), (uint)body.Length);
-        body.CopyTo(snapshot.AsSpan(header));
-        state.Dedup.WriteStored(snapshot.AsSpan(header + body.Length));
-        return snapshot;
+        // The JSON goes into a buffer kept per thread and is compressed into a pooled one: only the
+        // snapshot itself is allocated (a truncation round writes one per account fed, 100,000 a minute).
+        var json = Json(state);
+        var packed = System.Buffers.ArrayPool<byte>.Shared.Rent(CompressedFrame.MaxPackedLength(json.Length));
+        try
+        {
+            var body = json.Length > CompressAbove && CompressedFrame.TryPack(json, packed, out var written) ? packed.AsSpan(0, written) : json;
+            var header = 1 + Varint.Length((uint)body.Length);
+            var snapshot = new byte[header + body.Length + state.Dedup.StoredLength];
+            snapshot[0] = Marker;
+            Varint.Write(snapshot.AsSpan(1), (uint)body.Length);
+            body.CopyTo(snapshot.AsSpan(header));
+            state.Dedup.WriteStored(snapshot.AsSpan(header + body.Length));
+            return snapshot;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(packed);
+        }
+    }
+
+    [ThreadStatic] private static System.Buffers.ArrayBufferWriter<byte>? t_json;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+
+    /// <summary>The state's JSON, valid until this thread serializes again.</summary>
+    private static ReadOnlySpan<byte> Json(AccountState state)
+    {
+        var buffer = t_json ??= new System.Buffers.ArrayBufferWriter<byte>(16 * 1024);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = StateJsonContext.Default.Options.Encoder });
+        writer.Reset(buffer);
+        JsonSerializer.Serialize(writer, state, StateJsonContext.Default.AccountState);
+        writer.Flush();
+        return buffer.WrittenSpan;
     }
 
     /// <summary>Reads a snapshot of this or an older schema (older ones are upgraded as they are read).</summary>
