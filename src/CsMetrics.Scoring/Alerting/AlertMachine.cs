@@ -233,7 +233,7 @@ public static class AlertMachine
         SurveyResponse? latest = null;
         for (var i = 0; i < nps.Count; i++)
         {
-            if (latest is null || nps[i].At > latest.At)
+            if (latest is not { } current || nps[i].At > current.At)
             {
                 latest = nps[i];
             }
@@ -245,7 +245,7 @@ public static class AlertMachine
         {
             var eval = state.Evaluation;
             Raise(ref signals, state, model, now, AlertKinds.ExpansionSignal, eval.Score, eval.Score, eval.Band, eval.Band,
-                $"promoter (NPS {latest!.Score}) with usage at {usage:0}", ComponentDictionary.Empty, rules.CooldownDays * 24);
+                $"promoter (NPS {latest!.Value.Score}) with usage at {usage:0}", ComponentDictionary.Empty, rules.CooldownDays * 24);
         }
         else if (!holds && open)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CsMetrics.Scoring.Events;
 using CsMetrics.Scoring.Model;
 using CsMetrics.Scoring.State;
@@ -58,16 +59,20 @@ public static class EventApplier
             usage.Source = e.Source;
         }
 
-        var bucket = Bucket(usage, DayNumber(e.Timestamp));
+        ref var bucket = ref Bucket(usage, DayNumber(e.Timestamp));
         bucket.Events++;
         switch (e.Type)
         {
-            case EventTypes.FeatureUsed when e.Property("feature") is { } feature && model.KeyFeatures.Contains(feature):
-                var bit = usage.FeatureNames.IndexOf(feature);
+            case EventTypes.FeatureUsed when e.Property("feature") is { } feature && KeyFeature(model, feature) is { } name:
+                var bit = usage.FeatureNames.IndexOf(name);
                 if (bit < 0 && usage.FeatureNames.Count < 64)
                 {
-                    usage.FeatureNames.Add(feature);
+                    usage.FeatureNames.Add(name);
                     bit = usage.FeatureNames.Count - 1;
+                }
+                else if (bit >= 0 && !ReferenceEquals(usage.FeatureNames[bit], name))
+                {
+                    usage.FeatureNames[bit] = name; // read from a snapshot: share the model's string from now on
                 }
                 if (bit >= 0)
                 {
@@ -83,7 +88,24 @@ public static class EventApplier
         }
     }
 
-    private static DayBucket Bucket(UsageState usage, int day)
+    /// <summary>
+    /// The model's own string for a key feature, or null: every account then shares one string per
+    /// feature name (already in the cache when compared) instead of keeping the one its event carried.
+    /// </summary>
+    private static string? KeyFeature(UsageModel model, string feature)
+    {
+        var names = model.KeyFeatures;
+        for (var i = 0; i < names.Count; i++)
+        {
+            if (string.Equals(names[i], feature, StringComparison.Ordinal))
+            {
+                return names[i];
+            }
+        }
+        return null;
+    }
+
+    private static ref DayBucket Bucket(UsageState usage, int day)
     {
         var days = usage.Days;
         var i = days.Count - 1;
@@ -91,13 +113,11 @@ public static class EventApplier
         {
             i--;
         }
-        if (i >= 0 && days[i].Day == day)
+        if (i < 0 || days[i].Day != day)
         {
-            return days[i];
+            days.Insert(++i, new DayBucket { Day = day });
         }
-        var bucket = new DayBucket { Day = day };
-        days.Insert(i + 1, bucket);
-        return bucket;
+        return ref CollectionsMarshal.AsSpan(days)[i];
     }
 
     private static void ApplySupport(SupportState support, HealthEvent e, SupportModel model)

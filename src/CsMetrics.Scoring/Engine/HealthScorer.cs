@@ -131,7 +131,7 @@ public static class HealthScorer
             if (t.IsOpen)
             {
                 open++;
-                openLoad += s.PriorityWeight(t.Priority?.Value) + (t.EscalatedAt is null ? 0 : 1);
+                openLoad += t.PriorityWeight(s) + (t.EscalatedAt is null ? 0 : 1);
                 if (t.OpenSince is { } since && since < ageingCutoff)
                 {
                     ageing++;

@@ -79,7 +79,12 @@ public sealed class UsageState
     public bool HasData => LastHumanAt is not null;
 }
 
-public sealed class DayBucket
+/// <summary>
+/// A day of usage, held inline in the account's list (a value, not an object each: scoring and
+/// pruning read every bucket on every event). Change one in place through its index
+/// (<c>CollectionsMarshal.AsSpan(days)[i]</c>), not through a copy.
+/// </summary>
+public struct DayBucket
 {
     /// <summary>Days since 1970-01-01 (UTC).</summary>
     public int Day { get; set; }
@@ -108,7 +113,24 @@ public sealed class TicketRecord
     public DateTimeOffset? EscalatedAt { get => Compact.Time(_escalatedAt); set => _escalatedAt = Compact.Ticks(value); }
     private long _escalatedAt;
     /// <summary>The priority of the latest ticket_opened (by event time) that named one.</summary>
-    public Stamped<string>? Priority { get; set; }
+    public Stamped<string>? Priority { get => _priority; set => (_priority, _weightModel) = (value, null); }
+    private Stamped<string>? _priority;
+
+    // The weight of Priority under the model that last asked. Scoring asks for every open ticket on
+    // every event of the account; answering from the priority itself reads two more objects (the
+    // stamped value and its string) that are rarely in the cache for an account not touched for a while.
+    private Model.SupportModel? _weightModel;
+    private double _weight;
+
+    /// <summary>This ticket's priority weight under <paramref name="model"/> (<see cref="Model.SupportModel.PriorityWeight"/>).</summary>
+    public double PriorityWeight(Model.SupportModel model)
+    {
+        if (!ReferenceEquals(_weightModel, model))
+        {
+            (_weight, _weightModel) = (model.PriorityWeight(_priority?.Value), model);
+        }
+        return _weight;
+    }
 
     /// <summary>Open: opened or escalated, and not resolved (a resolution wins whatever the arrival order).</summary>
     public bool IsOpen => ResolvedAt is null && (OpenedAt is not null || EscalatedAt is not null);
@@ -122,7 +144,12 @@ public sealed class TicketRecord
     };
 }
 
-public sealed record SurveyResponse(DateTimeOffset At, string EventId, int Score);
+/// <summary>
+/// One survey answer, held inline in its account's list (a value of 32 bytes, not an object of 48 and
+/// a reference): scoring reads every answer on every event, and an object each was a cache miss
+/// each on an account not touched for a while. Reads and serialises as the record it replaced.
+/// </summary>
+public readonly record struct SurveyResponse(DateTimeOffset At, string EventId, int Score);
 
 public sealed class SentimentState
 {
