@@ -64,8 +64,8 @@ public sealed class BenchOptions
     /// </summary>
     public int OverloadConcurrency { get; set; } = 128;
 
-    /// <summary>Which phases to run: state, baseline, off, durable, latency, overload, recovery (comma-separated).</summary>
-    public string Phases { get; set; } = "state,baseline,off,durable,latency,overload,recovery";
+    /// <summary>Which phases to run: state, scoring, baseline, off, durable, latency, overload, recovery (comma-separated).</summary>
+    public string Phases { get; set; } = "state,scoring,baseline,off,durable,latency,overload,recovery";
 
     [JsonIgnore]
     public IEnumerable<int> AccountCounts => Accounts.Split(',').Select(a => int.Parse(a, CultureInfo.InvariantCulture));

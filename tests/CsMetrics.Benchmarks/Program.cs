@@ -6,7 +6,7 @@ using CsMetrics.Testing;
 
 // The CsMetrics benchmark. From the repository root:
 //   dotnet run -c Release --project tests/CsMetrics.Benchmarks -- [--accounts 100000[,1000000]] [--events 2000000]
-//       [--run-seconds 15] [--warmup-seconds 20] [--distributions uniform,zipf] [--batch 500] [--concurrency 8] [--phases state,baseline,off,durable,latency,overload,recovery] [--max-requests-in-flight N] [--overload-concurrency 128]
+//       [--run-seconds 15] [--warmup-seconds 20] [--distributions uniform,zipf] [--batch 500] [--concurrency 8] [--phases state,scoring,baseline,off,durable,latency,overload,recovery] [--max-requests-in-flight N] [--overload-concurrency 128]
 //       [--recovery-accounts 100000] [--activation-seconds 120] [--truncate-interval 00:01:00] [--out artifacts/bench.json]
 // It starts Azurite and CsMetrics nodes as processes of their own and drives them over HTTP from this
 // process (the load generator), whose CPU time it reports: everything shares the machine's cores.
@@ -28,6 +28,11 @@ try
     {
         Console.WriteLine("account state (in this process, no node):");
         report["accountState"] = StateSize.Measure();
+    }
+    if (options.Runs("scoring"))
+    {
+        Console.WriteLine("scoring one event (in this process, no node):");
+        report["scoringCost"] = ScoringCost.Measure();
     }
     foreach (var accounts in options.Runs("baseline") || options.Runs("off") || options.Runs("durable") ? options.AccountCounts : [])
     {
