@@ -124,12 +124,18 @@ public static class EventApplier
     {
         support.HasData = true;
         var id = e.Property("ticket") ?? e.Id;
-        var ticket = support.Tickets.Find(t => t.Id == id);
-        if (ticket is null)
+        var tickets = support.Tickets;
+        var at = tickets.Count - 1;
+        while (at >= 0 && !string.Equals(tickets[at].Id, id, StringComparison.Ordinal))
         {
-            ticket = new TicketRecord { Id = id };
-            support.Tickets.Add(ticket);
+            at--;
         }
+        if (at < 0)
+        {
+            tickets.Add(new TicketRecord { Id = id });
+            at = tickets.Count - 1;
+        }
+        ref var ticket = ref CollectionsMarshal.AsSpan(tickets)[at];
         switch (e.Type)
         {
             case EventTypes.TicketOpened:
@@ -147,13 +153,36 @@ public static class EventApplier
                 InsertRecent(support.Escalations ??= [], e.Timestamp, model.MaxTickets);
                 break;
         }
-        if (support.Tickets.Count > model.MaxTickets)
+        if (tickets.Count > model.MaxTickets)
         {
-            // Forget the ticket that matters least: the longest-resolved one, else the oldest.
-            var victim = support.Tickets.Where(t => !t.IsOpen).MinBy(t => t.ResolvedAt ?? DateTimeOffset.MinValue)
-                ?? support.Tickets.MinBy(t => t.OpenSince ?? DateTimeOffset.MinValue)!;
-            support.Tickets.Remove(victim);
+            tickets.RemoveAt(Victim(tickets));
         }
+    }
+
+    /// <summary>The ticket that matters least: the longest-resolved one, else the one open the longest (the first of equals).</summary>
+    private static int Victim(List<TicketRecord> tickets)
+    {
+        var victim = -1;
+        for (var i = 0; i < tickets.Count; i++)
+        {
+            if (!tickets[i].IsOpen && (victim < 0 || (tickets[i].ResolvedAt ?? DateTimeOffset.MinValue) < (tickets[victim].ResolvedAt ?? DateTimeOffset.MinValue)))
+            {
+                victim = i;
+            }
+        }
+        if (victim >= 0)
+        {
+            return victim;
+        }
+        victim = 0;
+        for (var i = 1; i < tickets.Count; i++)
+        {
+            if ((tickets[i].OpenSince ?? DateTimeOffset.MinValue) < (tickets[victim].OpenSince ?? DateTimeOffset.MinValue))
+            {
+                victim = i;
+            }
+        }
+        return victim;
     }
 
     private static void ApplySentiment(SentimentState sentiment, HealthEvent e, SentimentModel model)

@@ -126,7 +126,8 @@ public static class HealthScorer
         var resolutionCutoff = now.AddDays(-s.ResolutionWindowDays);
         double resolutionHours = 0;
         var resolved = 0;
-        foreach (var t in support.Tickets)
+        // By reference: a ticket keeps its priority weight (TicketRecord.PriorityWeight) in the list.
+        foreach (ref var t in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(support.Tickets))
         {
             if (t.IsOpen)
             {

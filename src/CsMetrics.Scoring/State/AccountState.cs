@@ -103,17 +103,26 @@ public sealed class SupportState
     public bool HasData { get; set; }
 }
 
-public sealed class TicketRecord
+/// <summary>
+/// A ticket, held inline in its account's list (a value: pruning and scoring read every ticket on
+/// every event, and an object each was a cache miss each). Change one in place through its index
+/// (<c>CollectionsMarshal.AsSpan(tickets)[i]</c>), not through a copy.
+/// </summary>
+public struct TicketRecord
 {
+    public TicketRecord()
+    {
+    }
+
     public string Id { get; set; } = "";
-    public DateTimeOffset? OpenedAt { get => Compact.Time(_openedAt); set => _openedAt = Compact.Ticks(value); }
+    public DateTimeOffset? OpenedAt { readonly get => Compact.Time(_openedAt); set => _openedAt = Compact.Ticks(value); }
     private long _openedAt;
-    public DateTimeOffset? ResolvedAt { get => Compact.Time(_resolvedAt); set => _resolvedAt = Compact.Ticks(value); }
+    public DateTimeOffset? ResolvedAt { readonly get => Compact.Time(_resolvedAt); set => _resolvedAt = Compact.Ticks(value); }
     private long _resolvedAt;
-    public DateTimeOffset? EscalatedAt { get => Compact.Time(_escalatedAt); set => _escalatedAt = Compact.Ticks(value); }
+    public DateTimeOffset? EscalatedAt { readonly get => Compact.Time(_escalatedAt); set => _escalatedAt = Compact.Ticks(value); }
     private long _escalatedAt;
     /// <summary>The priority of the latest ticket_opened (by event time) that named one.</summary>
-    public Stamped<string>? Priority { get => _priority; set => (_priority, _weightModel) = (value, null); }
+    public Stamped<string>? Priority { readonly get => _priority; set => (_priority, _weightModel) = (value, null); }
     private Stamped<string>? _priority;
 
     // The weight of Priority under the model that last asked. Scoring asks for every open ticket on
@@ -133,9 +142,9 @@ public sealed class TicketRecord
     }
 
     /// <summary>Open: opened or escalated, and not resolved (a resolution wins whatever the arrival order).</summary>
-    public bool IsOpen => ResolvedAt is null && (OpenedAt is not null || EscalatedAt is not null);
+    public readonly bool IsOpen => ResolvedAt is null && (OpenedAt is not null || EscalatedAt is not null);
 
-    public DateTimeOffset? OpenSince => (OpenedAt, EscalatedAt) switch
+    public readonly DateTimeOffset? OpenSince => (OpenedAt, EscalatedAt) switch
     {
         ({ } o, { } e) => o < e ? o : e,
         ({ } o, null) => o,
