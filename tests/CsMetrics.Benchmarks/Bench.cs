@@ -241,7 +241,8 @@ internal sealed class Popularity
 
 internal static class Load
 {
-    private static readonly string[] Features = ["reports", "dashboards", "alerts", "integrations", "exports", "automation", "api"];
+    /// <summary>The feature names of the mix (also <see cref="ParsedLoad"/>'s).</summary>
+    internal static readonly string[] Features = ["reports", "dashboards", "alerts", "integrations", "exports", "automation", "api"];
 
     /// <summary>Pre-serialized bodies, so the measurement does not include building them.</summary>
     /// <param name="everyAccount">Give account i the i-th event (in order), so every account gets one: the warm-up activates them all.</param>

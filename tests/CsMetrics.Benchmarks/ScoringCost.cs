@@ -18,8 +18,6 @@ namespace CsMetrics.Benchmarks;
 /// </summary>
 public static class ScoringCost
 {
-    private static readonly string[] Features = ["reports", "dashboards", "alerts", "integrations", "exports", "automation", "api"];
-
     public static JsonObject Measure()
     {
         var result = new JsonObject();
@@ -52,7 +50,7 @@ public static class ScoringCost
         {
             for (var a = 0; a < accounts; a++)
             {
-                AccountEngine.Apply(states[a], [Next(rng, a, now, ref n)], model, now);
+                AccountEngine.Apply(states[a], [ParsedLoad.Event(rng, $"scoring-{n++}", $"acct-{a}", now)], model, now);
             }
         }
         var measured = new double[rounds];
@@ -64,7 +62,7 @@ public static class ScoringCost
             for (var i = 0; i < eventsPerRound; i++)
             {
                 var a = rng.Next(accounts);
-                (targets[i], events[i]) = (states[a], [Next(rng, a, now, ref n)]);
+                (targets[i], events[i]) = (states[a], [ParsedLoad.Event(rng, $"scoring-{n++}", $"acct-{a}", now)]);
             }
             GC.Collect();
             var clock = Stopwatch.StartNew();
@@ -77,21 +75,5 @@ public static class ScoringCost
         // The first rounds include the JIT's tiering; the median of the rest.
         var settled = measured.Skip(2).Order().ToArray();
         return (settled[settled.Length / 2], measured);
-    }
-
-    /// <summary>The load generator's mix (<see cref="Load.Bodies"/>), as parsed events: every string a fresh one, as parsing makes it.</summary>
-    private static HealthEvent Next(Random rng, int account, DateTimeOffset now, ref int n)
-    {
-        var at = now.AddSeconds(-rng.Next(0, 24 * 3600));
-        var (type, family, properties) = rng.Next(20) switch
-        {
-            < 8 => (EventTypes.Login, EventFamily.Usage, new Dictionary<string, string>()),
-            < 15 => (EventTypes.FeatureUsed, EventFamily.Usage, new Dictionary<string, string> { ["feature"] = new string(Features[rng.Next(Features.Length)]) }),
-            < 17 => (EventTypes.WorkflowCompleted, EventFamily.Usage, new Dictionary<string, string> { ["workflow"] = "w" }),
-            17 => (EventTypes.TicketOpened, EventFamily.Support, new Dictionary<string, string> { ["ticket"] = $"T-{rng.Next(5)}", ["priority"] = new string("normal") }),
-            18 => (EventTypes.NpsResponse, EventFamily.Sentiment, new Dictionary<string, string> { ["score"] = rng.Next(11).ToString(CultureInfo.InvariantCulture) }),
-            _ => (EventTypes.Session, EventFamily.Usage, new Dictionary<string, string> { ["duration"] = rng.Next(60, 3600).ToString(CultureInfo.InvariantCulture) }),
-        };
-        return new HealthEvent($"scoring-{n++}", $"acct-{account}", type, family, at, $"u-{rng.Next(20)}", Actor.User, properties);
     }
 }

@@ -15,8 +15,6 @@ namespace CsMetrics.Benchmarks;
 /// </summary>
 public static class StateSize
 {
-    private static readonly string[] Features = ["reports", "dashboards", "exports", "alerts", "integrations"];
-
     public static JsonObject Measure()
     {
         var result = new JsonObject();
@@ -48,17 +46,7 @@ public static class StateSize
             for (var a = 0; a < accounts; a++)
             {
                 states[a] ??= new AccountState();
-                var at = now.AddSeconds(-rng.Next(0, 24 * 3600));
-                var (type, family, properties) = rng.Next(20) switch
-                {
-                    < 8 => (EventTypes.Login, EventFamily.Usage, new Dictionary<string, string>()),
-                    < 15 => (EventTypes.FeatureUsed, EventFamily.Usage, new Dictionary<string, string> { ["feature"] = new string(Features[rng.Next(Features.Length)]) }),
-                    < 17 => (EventTypes.WorkflowCompleted, EventFamily.Usage, new Dictionary<string, string> { ["workflow"] = "w" }),
-                    17 => (EventTypes.TicketOpened, EventFamily.Support, new Dictionary<string, string> { ["ticket"] = $"T-{rng.Next(5)}", ["priority"] = "normal" }),
-                    18 => (EventTypes.NpsResponse, EventFamily.Sentiment, new Dictionary<string, string> { ["score"] = rng.Next(11).ToString(CultureInfo.InvariantCulture) }),
-                    _ => (EventTypes.Session, EventFamily.Usage, new Dictionary<string, string> { ["duration"] = rng.Next(60, 3600).ToString(CultureInfo.InvariantCulture) }),
-                };
-                var e = new HealthEvent($"state-{n++}", $"acct-{a}", type, family, at, $"u-{rng.Next(20)}", Actor.User, properties);
+                var e = ParsedLoad.Event(rng, $"state-{n++}", $"acct-{a}", now);
                 AccountEngine.Apply(states[a], [e], model, now);
             }
         }
