@@ -13,7 +13,7 @@ namespace CsMetrics.Server.Catalog;
 /// joining its cluster, placement can only fail and retry, with a warning each time.
 /// </summary>
 public sealed partial class CatalogHolder(EventCatalog baseCatalog, ScoringModel model, IGrainFactory grains, IHostApplicationLifetime lifetime,
-    [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, ILogger<CatalogHolder> logger)
+    IClusterManifestProvider manifests, [FromKeyedServices(CsMetrics.Grains.Clock.Key)] TimeProvider time, ILogger<CatalogHolder> logger)
     : BackgroundService
 {
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
@@ -55,6 +55,7 @@ public sealed partial class CatalogHolder(EventCatalog baseCatalog, ScoringModel
         {
             await started.Task.WaitAsync(stoppingToken);
         }
+        await UntilPlaceableAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -67,6 +68,22 @@ public sealed partial class CatalogHolder(EventCatalog baseCatalog, ScoringModel
                 LogRefreshFailed(logger, e);
             }
             await Task.Delay(RefreshInterval, time, stoppingToken);
+        }
+    }
+
+    /// <summary>
+    /// Placement also needs a node that hosts the registry in the cluster manifest, which on a loaded
+    /// machine has come a moment after the host started: a call before it fails placement and retries
+    /// with a warning. Waits for it (in real time, at most 30 s; the read retries anyway after that).
+    /// </summary>
+    private async Task UntilPlaceableAsync(CancellationToken stoppingToken)
+    {
+        var registry = grains.GetGrain<ICatalogRegistryGrain>(0).GetGrainId().Type;
+        var clock = TimeProvider.System;
+        var since = clock.GetTimestamp();
+        while (!manifests.Current.Silos.Values.Any(silo => silo.Grains.ContainsKey(registry)) && clock.GetElapsedTime(since) < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), clock, stoppingToken);
         }
     }
 
