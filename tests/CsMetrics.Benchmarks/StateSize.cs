@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using CsMetrics.Scoring.Engine;
-using CsMetrics.Scoring.Events;
 using CsMetrics.Scoring.Model;
 using CsMetrics.Scoring.State;
 

@@ -54,11 +54,11 @@ public class AdmissionTests(OneAtATimeServerFixture node) : IClassFixture<OneAtA
         var ct = TestContext.Current.CancellationToken;
         var held = NewAccount("held");
         var probe = NewAccount("probe");
-        var refusalsBefore = node.Services.GetRequiredService<IngestRefusals>().Total;
+        var refusals = node.Services.GetRequiredService<IngestRefusals>();
+        var refusalsBefore = refusals.Total;
 
         // A client of its own: the factory's client buffers request bodies (to follow redirects).
         using var direct = new HttpClient { BaseAddress = node.Http.BaseAddress };
-        var refusals = node.Services.GetRequiredService<IngestRefusals>();
         HeldContent content;
         Task<HttpResponseMessage> heldPost;
 
@@ -127,7 +127,7 @@ public class AdmissionTests(OneAtATimeServerFixture node) : IClassFixture<OneAtA
         using var heldResponse = await heldPost.WaitAsync(TimeSpan.FromSeconds(30), ct);
         Assert.Equal(HttpStatusCode.OK, heldResponse.StatusCode);
         Assert.Contains("\"accepted\":1", await heldResponse.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
-        Assert.True(node.Services.GetRequiredService<IngestRefusals>().Total >= refusalsBefore + 2);
+        Assert.True(refusals.Total >= refusalsBefore + 2);
 
         if (admitted > 0)
         {
