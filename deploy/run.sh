@@ -13,7 +13,7 @@
 # --no-demo: a plain node at real time with its state kept in .data/azurite.
 #
 # Usage: deploy/run.sh [--no-demo] [extra server arguments, e.g. --CsMetrics:Access:Keys:0:Name=...]
-# Environment: CSMETRICS_PORT (5000), CSMETRICS_AZURITE_PORT (10002), CSMETRICS_DEMO_ACCOUNTS (300).
+# Environment: CSMETRICS_PORT (5000), CSMETRICS_AZURITE_PORT (10002, tables), CSMETRICS_AZURITE_BLOB_PORT (10000, blobs), CSMETRICS_DEMO_ACCOUNTS (300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib.sh
@@ -37,7 +37,7 @@ else
 fi
 
 step "azurite"
-connection=$(bash deploy/azurite.sh start "$data/azurite" "${CSMETRICS_AZURITE_PORT:-10002}")
+connection=$(bash deploy/azurite.sh start "$data/azurite" "${CSMETRICS_AZURITE_PORT:-10002}" "${CSMETRICS_AZURITE_BLOB_PORT:-10000}")
 server_pid=
 simulator_pid=
 # Stops in order: the simulator, then the node (gracefully, so it can checkpoint while storage is

@@ -74,32 +74,36 @@ public sealed partial class Azurite
     public async Task StartAgainAsync()
     {
         var port = (await File.ReadAllTextAsync(Path.Combine(Own, "azurite.port"))).Trim();
-        await Script("start", Own, port);
+        var blobPort = (await File.ReadAllTextAsync(Path.Combine(Own, "azurite-blob.port"))).Trim();
+        await Script("start", Own, port, blobPort);
     }
 
     private string Own => _ownDirectory ?? throw new InvalidOperationException("This Azurite was not started here");
 
     /// <summary>
-    /// CPU time the Azurite started here has used so far (null for a shared one, named by
-    /// CSMETRICS_AZURITE_CONNECTION): it runs on the same cores as the node it serves.
+    /// CPU time the Azurite started here (its table and blob services) has used so far (null for a
+    /// shared one, named by CSMETRICS_AZURITE_CONNECTION): it runs on the same cores as the node it serves.
     /// </summary>
-    public TimeSpan? ProcessorTime
+    public TimeSpan? ProcessorTime => _ownDirectory is null ? null : ProcessorTimeOf("azurite.pid") + ProcessorTimeOf("azurite-blob.pid");
+
+    /// <summary>CPU time of the Azurite blob service alone (null for a shared one), which holds the event log.</summary>
+    public TimeSpan? BlobProcessorTime => _ownDirectory is null ? null : ProcessorTimeOf("azurite-blob.pid");
+
+    private TimeSpan? ProcessorTimeOf(string pidFile)
     {
-        get
+        var path = Path.Combine(Own, pidFile);
+        if (!File.Exists(path))
         {
-            if (_ownDirectory is null || !File.Exists(Path.Combine(_ownDirectory, "azurite.pid")))
-            {
-                return null;
-            }
-            try
-            {
-                using var process = Process.GetProcessById(int.Parse(File.ReadAllText(Path.Combine(_ownDirectory, "azurite.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture));
-                return process.TotalProcessorTime;
-            }
-            catch (ArgumentException)
-            {
-                return null; // it has exited
-            }
+            return null;
+        }
+        try
+        {
+            using var process = Process.GetProcessById(int.Parse(File.ReadAllText(path).Trim(), System.Globalization.CultureInfo.InvariantCulture));
+            return process.TotalProcessorTime;
+        }
+        catch (ArgumentException)
+        {
+            return null; // it has exited
         }
     }
 
@@ -114,11 +118,11 @@ public sealed partial class Azurite
 
     /// <summary>A connection string whose endpoint nothing listens on, for failure tests.</summary>
     public static string Unreachable(int port) =>
-        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;";
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;";
 
-    private static async Task<string> Script(string verb, string directory, string? port = null)
+    private static async Task<string> Script(string verb, string directory, params string[] ports)
     {
-        var start = new ProcessStartInfo("bash", [Path.Combine(RepositoryRoot, "deploy", "azurite.sh"), verb, directory, .. (port is null ? [] : new[] { port })])
+        var start = new ProcessStartInfo("bash", [Path.Combine(RepositoryRoot, "deploy", "azurite.sh"), verb, directory, .. ports])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

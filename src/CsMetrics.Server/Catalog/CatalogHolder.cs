@@ -55,19 +55,30 @@ public sealed partial class CatalogHolder(EventCatalog baseCatalog, ScoringModel
         {
             await started.Task.WaitAsync(stoppingToken);
         }
-        await UntilPlaceableAsync(stoppingToken);
-        while (!stoppingToken.IsCancellationRequested)
+        // Reads stop as soon as the node starts stopping, not when this service does: by then the
+        // silo may be leaving the cluster, and a read would fail placement and retry with a warning.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping);
+        var token = stopping.Token;
+        try
         {
-            try
+            await UntilPlaceableAsync(token);
+            while (!token.IsCancellationRequested)
             {
-                Apply(await grains.GetGrain<ICatalogRegistryGrain>(0).GetAsync());
-                _loaded = true;
+                try
+                {
+                    Apply(await grains.GetGrain<ICatalogRegistryGrain>(0).GetAsync());
+                    _loaded = true;
+                }
+                catch (Exception e) when (!token.IsCancellationRequested)
+                {
+                    LogRefreshFailed(logger, e);
+                }
+                await Task.Delay(RefreshInterval, time, token);
             }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogRefreshFailed(logger, e);
-            }
-            await Task.Delay(RefreshInterval, time, stoppingToken);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Stopping.
         }
     }
 

@@ -5,7 +5,18 @@ public sealed class DurabilityOptions
 {
     public const string Section = "CsMetrics:Durability";
 
-    /// <summary>Table that holds the event logs of every node.</summary>
+    /// <summary>
+    /// Where the event logs are kept: <c>blob</c> (append blobs in <see cref="LogContainerName"/>, the
+    /// default) or <c>table</c> (one entity per batch in <see cref="LogTableName"/>, for a store with
+    /// tables and no blobs, such as Azure Cosmos DB for Table). On Azurite, appending as blobs took
+    /// about 40 % less of its CPU and never paused for its database saves (README, "Measured figures").
+    /// </summary>
+    public string LogStore { get; set; } = LogStores.Blob;
+
+    /// <summary>Blob container that holds the event logs of every node (<see cref="LogStore"/> <c>blob</c>).</summary>
+    public string LogContainerName { get; set; } = "csmetricslog";
+
+    /// <summary>Table that holds the event logs of every node (<see cref="LogStore"/> <c>table</c>).</summary>
     public string LogTableName { get; set; } = "csmetricslog";
 
     /// <summary>
@@ -45,4 +56,16 @@ public sealed class DurabilityOptions
     /// replayed at the next start. 0 skips it. The host's shutdown time is this plus 30 s.
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>The values of <see cref="DurabilityOptions.LogStore"/>.</summary>
+public static class LogStores
+{
+    public const string Blob = "blob";
+    public const string Table = "table";
+
+    public static bool IsKnown(string? store) =>
+        string.Equals(store, Blob, StringComparison.OrdinalIgnoreCase) || string.Equals(store, Table, StringComparison.OrdinalIgnoreCase);
+
+    public static bool IsTable(string? store) => string.Equals(store, Table, StringComparison.OrdinalIgnoreCase);
 }

@@ -20,7 +20,7 @@ public sealed partial class DurableLog : BackgroundService
 {
     private const int MaxEventsPerEntry = 2500;
 
-    private readonly Lazy<AzureTableEventLog>? _lazyLog;
+    private readonly Lazy<IEventLog>? _lazyLog;
     private readonly AccountGrains _accounts;
     private readonly IGrainFactory _grains;
     private readonly TimeProvider _time;
@@ -50,8 +50,10 @@ public sealed partial class DurableLog : BackgroundService
             // A fresh log per process start: a restarted node replays its old log like any other.
             // Created on first use, after start-up validation has vetted the settings.
             var serviceId = node.Value.ServiceId;
-            _lazyLog = new Lazy<AzureTableEventLog>(() => new AzureTableEventLog(table.ConnectionString!, _options.LogTableName, serviceId,
-                Guid.NewGuid().ToString("N"), table.RequestTimeout, logger));
+            var logId = Guid.NewGuid().ToString("N");
+            _lazyLog = new Lazy<IEventLog>(() => LogStores.IsTable(_options.LogStore)
+                ? new AzureTableEventLog(table.ConnectionString!, _options.LogTableName, serviceId, logId, table.RequestTimeout, logger)
+                : new AzureBlobEventLog(table.ConnectionString!, _options.LogContainerName, serviceId, logId, table.RequestTimeout, logger));
         }
         else
         {
@@ -60,7 +62,7 @@ public sealed partial class DurableLog : BackgroundService
         }
     }
 
-    private AzureTableEventLog? EventLog => _lazyLog?.Value;
+    private IEventLog? EventLog => _lazyLog?.Value;
 
     public bool IsDurable => _lazyLog is not null;
 
@@ -83,7 +85,7 @@ public sealed partial class DurableLog : BackgroundService
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            _storageProblem = $"storage: the event log table cannot be reached ({e.GetType().Name})";
+            _storageProblem = $"storage: the event log ({EventLog.Location}) cannot be reached ({e.GetType().Name})";
         }
         return NotReadyReason;
     }
@@ -294,10 +296,10 @@ public sealed partial class DurableLog : BackgroundService
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                _storageProblem = $"storage: the event log table cannot be reached ({e.GetType().Name})";
+                _storageProblem = $"storage: the event log ({EventLog!.Location}) cannot be reached ({e.GetType().Name})";
                 if (!logged)
                 {
-                    LogStorageUnreachable(_logger, _options.LogTableName, e.Message);
+                    LogStorageUnreachable(_logger, EventLog.Location, e.Message);
                     logged = true;
                 }
                 await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
@@ -545,8 +547,8 @@ public sealed partial class DurableLog : BackgroundService
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot reach Azure Table storage for the event log (table {Table}): {Reason}. Not ready; POST /v1/events answers 503 until storage answers")]
-    private static partial void LogStorageUnreachable(ILogger logger, string table, string reason);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot reach Azure Storage for the event log ({Location}): {Reason}. Not ready; POST /v1/events answers 503 until storage answers")]
+    private static partial void LogStorageUnreachable(ILogger logger, string location, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replayed {Entries} log entries ({Events} events, {Accounts} accounts) from {What} in {Seconds:F1} s")]
     private static partial void LogReplayed(ILogger logger, long entries, long events, int accounts, string what, double seconds);

@@ -262,7 +262,7 @@ internal sealed partial class AccessOptionsValidator : IValidateOptions<CsMetric
     private static partial System.Text.RegularExpressions.Regex Hash();
 }
 
-internal sealed class DurabilityOptionsValidator : IValidateOptions<Durability.DurabilityOptions>
+internal sealed class DurabilityOptionsValidator(IOptions<StorageOptions> storage) : IValidateOptions<Durability.DurabilityOptions>
 {
     public ValidateOptionsResult Validate(string? name, Durability.DurabilityOptions o)
     {
@@ -271,6 +271,23 @@ internal sealed class DurabilityOptionsValidator : IValidateOptions<Durability.D
         if (!System.Text.RegularExpressions.Regex.IsMatch(o.LogTableName ?? "", "^[A-Za-z][A-Za-z0-9]{2,62}$"))
         {
             errors.Add($"{section}:LogTableName: expected 3 to 63 letters or digits starting with a letter, got \"{o.LogTableName}\"");
+        }
+        if (!Durability.LogStores.IsKnown(o.LogStore))
+        {
+            errors.Add($"{section}:LogStore: expected \"{Durability.LogStores.Blob}\" (append blobs) or \"{Durability.LogStores.Table}\" (table entities), got \"{o.LogStore}\"");
+        }
+        if (Durability.LogStores.IsKnown(o.LogStore) && !Durability.LogStores.IsTable(o.LogStore)
+            && string.Equals(storage.Value.Provider, StorageProviders.AzureTable, StringComparison.OrdinalIgnoreCase)
+            && storage.Value.AzureTable.ConnectionString is { } connection
+            && connection.Contains("TableEndpoint=", StringComparison.OrdinalIgnoreCase)
+            && !connection.Contains("BlobEndpoint=", StringComparison.OrdinalIgnoreCase))
+        {
+            // Otherwise the blob client would aim at the account's default endpoint and the node would never be ready.
+            errors.Add($"{section}:LogStore: \"{Durability.LogStores.Blob}\" keeps the event log in blobs, and {StorageOptions.Section}:AzureTable:ConnectionString names a TableEndpoint but no BlobEndpoint; add the blob endpoint (deploy/azurite.sh prints both) or set {section}:LogStore to \"{Durability.LogStores.Table}\"");
+        }
+        if (!System.Text.RegularExpressions.Regex.IsMatch(o.LogContainerName ?? "", "^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$"))
+        {
+            errors.Add($"{section}:LogContainerName: expected 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit, got \"{o.LogContainerName}\"");
         }
         if (o.TruncateInterval < TimeSpan.FromSeconds(1) || o.TruncateInterval > TimeSpan.FromDays(1))
         {

@@ -7,9 +7,6 @@ using Microsoft.Extensions.Logging;
 
 namespace CsMetrics.Storage.AzureTable.Log;
 
-/// <summary>One entry of the log: which log, its sequence number, the payload.</summary>
-public sealed record LogEntry(string LogId, long Sequence, ReadOnlyMemory<byte> Payload);
-
 /// <summary>
 /// A write-ahead log in Azure Table Storage. Each node appends to its own log (a partition
 /// <c>{ServiceId}_log_{LogId}</c>, one entity per appended payload, RowKey the zero-padded
@@ -17,8 +14,10 @@ public sealed record LogEntry(string LogId, long Sequence, ReadOnlyMemory<byte> 
 /// previous write finishes goes out as one entity-group transaction (up to 100 entities, 3.5 MB),
 /// and every caller in it is answered when that single transaction is durable.
 /// Any node can read every log of the service, so a log whose node died is replayed by another.
+/// The log for storage with tables and no blobs (Azure Cosmos DB for Table); with Azure Storage,
+/// <see cref="AzureBlobEventLog"/> costs the storage service less per appended byte.
 /// </summary>
-public sealed partial class AzureTableEventLog : IAsyncDisposable
+public sealed partial class AzureTableEventLog : IEventLog
 {
     private const int MaxEntitiesPerTransaction = 100;
     private const int MaxBytesPerTransaction = 3_500_000;
@@ -46,6 +45,8 @@ public sealed partial class AzureTableEventLog : IAsyncDisposable
 
     /// <summary>This node's log.</summary>
     public string LogId { get; }
+
+    public string Location => $"table {_table.Name}";
 
     private string PartitionPrefix => $"{TableKeysPrefix(_serviceId)}_log_";
 
@@ -252,6 +253,3 @@ public sealed partial class AzureTableEventLog : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not append {Count} batches to the event log: {Reason}; those requests were answered 503")]
     private static partial void LogAppendFailed(ILogger logger, int count, string reason);
 }
-
-/// <summary>The durable log cannot be written: the request must not be acknowledged.</summary>
-public sealed class LogUnavailableException(string message, Exception inner) : Exception(message, inner);

@@ -1,12 +1,13 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Azure.Data.Tables;
 using CsMetrics.Grains;
 using CsMetrics.Scoring.Events;
+using CsMetrics.Storage.AzureTable.Log;
 using CsMetrics.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Orleans.Storage;
 
 namespace CsMetrics.Server.Tests.Durability;
@@ -28,7 +29,8 @@ public class SilenceFlushTests(Azurite azurite)
         var serviceId = $"silence{Guid.NewGuid():N}"[..20];
         await using var node = new Node(azurite.ConnectionString, serviceId);
         await node.InitializeAsync();
-        var log = new TableClient(azurite.ConnectionString, "csmetricslog");
+        // Reads the node's log as another node would (the default store: append blobs).
+        await using var log = new AzureBlobEventLog(azurite.ConnectionString, "csmetricslog", serviceId, "reader", TimeSpan.FromSeconds(10), NullLogger.Instance);
 
         node.Faults.FailSilenceWrites = true;
         var now = TimeProvider.System.GetUtcNow();
@@ -53,12 +55,10 @@ public class SilenceFlushTests(Azurite azurite)
         Assert.True(node.Faults.SilenceWrites > 0, "the schedule saved before the log went");
     }
 
-    private static async Task<int> LogEntriesAsync(TableClient log, string serviceId, CancellationToken ct)
+    private static async Task<int> LogEntriesAsync(IEventLog log, string serviceId, CancellationToken ct)
     {
-        var prefix = $"{serviceId}_log_";
-        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {prefix} and PartitionKey lt {prefix + "~"}");
         var count = 0;
-        await foreach (var _ in log.QueryAsync<TableEntity>(filter, select: ["PartitionKey"], cancellationToken: ct))
+        await foreach (var _ in log.ReadAllAsync(ct))
         {
             count++;
         }

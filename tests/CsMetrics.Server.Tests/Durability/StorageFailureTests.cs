@@ -33,11 +33,11 @@ public class StorageFailureTests
         Assert.NotNull(post.Headers.RetryAfter);
 
         // One clear line that says what it tried.
-        for (var i = 0; i < 50 && !node.Output.Contains("Cannot reach Azure Table storage", StringComparison.Ordinal); i++)
+        for (var i = 0; i < 50 && !node.Output.Contains("Cannot reach Azure Storage", StringComparison.Ordinal); i++)
         {
             await Task.Delay(100, ct);
         }
-        Assert.Contains("Cannot reach Azure Table storage for the event log (table csmetricslog)", node.Output, StringComparison.Ordinal);
+        Assert.Contains("Cannot reach Azure Storage for the event log (blob container csmetricslog)", node.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("AccountKey", node.Output, StringComparison.Ordinal);
     }
 

@@ -120,4 +120,26 @@ public class StartupValidationTests
         Assert.Contains("CsMetrics:Durability:OrphanAfter: expected at least three heartbeat intervals (00:00:15), got 00:00:05", e.Message, StringComparison.Ordinal);
         Assert.Contains("CsMetrics:Durability:DrainTimeout: expected 00:00:00 (off) to 00:30:00, got -00:00:01", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void EventLogStore_IsValidatedAtStart_AndABlobLogNeedsABlobEndpoint()
+    {
+        var e = StartFails(new()
+        {
+            ["CsMetrics:Storage:Provider"] = "Memory",
+            ["CsMetrics:Durability:LogStore"] = "files",
+            ["CsMetrics:Durability:LogContainerName"] = "Log_Container",
+        });
+        Assert.Contains("CsMetrics:Durability:LogStore: expected \"blob\" (append blobs) or \"table\" (table entities), got \"files\"", e.Message, StringComparison.Ordinal);
+        Assert.Contains("CsMetrics:Durability:LogContainerName: expected 3 to 63 lowercase letters, digits and single hyphens", e.Message, StringComparison.Ordinal);
+
+        var tablesOnly = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;";
+        e = StartFails(new()
+        {
+            ["CsMetrics:Storage:Provider"] = "AzureTable",
+            ["CsMetrics:Storage:AzureTable:ConnectionString"] = tablesOnly,
+        });
+        Assert.Contains("CsMetrics:Durability:LogStore: \"blob\" keeps the event log in blobs, and CsMetrics:Storage:AzureTable:ConnectionString names a TableEndpoint but no BlobEndpoint", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("a2V5", e.Message, StringComparison.Ordinal);
+    }
 }
