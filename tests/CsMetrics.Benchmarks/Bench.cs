@@ -501,7 +501,7 @@ internal static class Scale
 
         if (options.Runs("durable"))
         {
-            Console.WriteLine("durable node (Azure Table on Azurite): starting ...");
+            Console.WriteLine("durable node (Azure Storage on Azurite: state in tables, the event log in blobs by default): starting ...");
             await using var node = await NodeProcess.StartAsync(Node.Durable(azurite.ConnectionString, $"bench{Guid.NewGuid():N}"[..20], options), environment: Node.Environment(options));
             using var http = Load.Client(node, options.Concurrency);
             var idle = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/memory", UriKind.Relative));
@@ -536,7 +536,7 @@ internal static class Scale
                 result[$"durable_{distribution}"]!["truncationRounds"] = new JsonArray([.. truncations.Select(t => (JsonNode)t)]);
                 Console.WriteLine($"    ({result[$"durable_{distribution}"]!["alertsRaised"]} alert changes during the run; truncation rounds finished in it: {(truncations.Count == 0 ? "none" : string.Join("; ", truncations))})");
                 uniformRate = distribution == "uniform" ? r.EventsPerSecond : uniformRate;
-                table.Add(new Row(accounts, distribution, "CsMetrics, durable (Azure Table on Azurite)", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds,
+                table.Add(new Row(accounts, distribution, "CsMetrics, durable (Azure Storage on Azurite)", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds,
                     httpBaseline.TryGetValue(distribution, out var b) ? r.EventsPerSecond / b : null, engine is { } e ? r.EventsPerSecond / e : null));
             }
             if (options.Runs("latency") && uniformRate > 0)
