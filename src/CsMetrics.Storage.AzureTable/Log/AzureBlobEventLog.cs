@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Hashing;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
@@ -34,7 +33,7 @@ namespace CsMetrics.Storage.AzureTable.Log;
 /// (its ETag), so entries that node appended after the read are never lost.</para>
 /// <para>Heartbeats are small blobs <c>{ServiceId}/owners/{LogId}</c> holding the time.</para>
 /// </remarks>
-public sealed partial class AzureBlobEventLog : IEventLog
+public sealed class AzureBlobEventLog : GroupCommitLog, IEventLog
 {
     private const int HeaderBytes = 16;
     private const int MaxBlockBytes = 4 * 1024 * 1024;
@@ -45,13 +44,10 @@ public sealed partial class AzureBlobEventLog : IEventLog
 
     private readonly BlobContainerClient _container;
     private readonly string _prefix;
-    private readonly ILogger _logger;
-    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _writer;
     private readonly Lock _gate = new();
     // Segments this node knows it may delete: its own (from their appends) and those it read of other logs.
     private readonly Dictionary<string, Segment> _segments = new(StringComparer.Ordinal);
-    private long _nextSequence;
+    private readonly MemoryStream _block = new();
 
     // The segment appends go to; only the writer loop touches these.
     private AppendBlobClient? _open;
@@ -60,6 +56,7 @@ public sealed partial class AzureBlobEventLog : IEventLog
     private int _openBlocks;
 
     public AzureBlobEventLog(string connectionString, string containerName, string serviceId, string logId, TimeSpan requestTimeout, ILogger logger)
+        : base(MaxPayloadBytes, MaxEntriesPerBlock, MaxBlockBytes, logger)
     {
         var clientOptions = new BlobClientOptions();
         clientOptions.Retry.NetworkTimeout = requestTimeout;
@@ -67,8 +64,7 @@ public sealed partial class AzureBlobEventLog : IEventLog
         _container = new BlobServiceClient(connectionString, clientOptions).GetBlobContainerClient(containerName);
         _prefix = Storage.TableKeys.Escape(serviceId) + "/";
         LogId = logId;
-        _logger = logger;
-        _writer = Task.Run(WriteLoopAsync);
+        StartWriter();
     }
 
     public string LogId { get; }
@@ -85,92 +81,38 @@ public sealed partial class AzureBlobEventLog : IEventLog
 
     public Task PingAsync(CancellationToken cancellationToken) => _container.GetPropertiesAsync(cancellationToken: cancellationToken);
 
-    public Task<long> AppendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    protected override int WriteCost(ReadOnlyMemory<byte> payload) => HeaderBytes + payload.Length;
+
+    /// <summary>One append block at the position this writer expects, in the open segment (a new one when there is none).</summary>
+    protected override async Task WriteAsync(long firstSequence, IReadOnlyList<ReadOnlyMemory<byte>> payloads)
     {
-        if (payload.Length > MaxPayloadBytes)
+        _block.SetLength(0);
+        for (var i = 0; i < payloads.Count; i++)
         {
-            throw new ArgumentException($"A log entry holds at most {MaxPayloadBytes} bytes, got {payload.Length}", nameof(payload));
+            WriteEntry(_block, firstSequence + i, payloads[i].Span);
         }
-        var pending = new Pending(payload, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
-        ObjectDisposedException.ThrowIf(!_pending.Writer.TryWrite(pending), this);
-        return pending.Done.Task.WaitAsync(cancellationToken);
-    }
-
-    /// <summary>Closes the segment being appended to, so that it can be deleted; the next append starts a new one.</summary>
-    private Task CloseOpenSegmentAsync()
-    {
-        var close = new Pending(ReadOnlyMemory<byte>.Empty, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously), Close: true);
-        return _pending.Writer.TryWrite(close) ? close.Done.Task : Task.CompletedTask;
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        var group = new List<Pending>(MaxEntriesPerBlock);
-        var block = new MemoryStream();
-        var reader = _pending.Reader;
-        while (await reader.WaitToReadAsync())
+        if (_open is null || _openBlocks >= MaxBlocksPerSegment)
         {
-            if (reader.TryPeek(out var first) && first.Close)
+            await StartSegmentAsync(firstSequence);
+        }
+        _block.Position = 0;
+        await _open!.AppendBlockAsync(_block, new AppendBlobAppendBlockOptions
+        {
+            Conditions = new AppendBlobRequestConditions { IfAppendPositionEqual = _openLength },
+        });
+        _openLength += _block.Length;
+        _openBlocks++;
+        lock (_gate)
+        {
+            for (var i = 0; i < payloads.Count; i++)
             {
-                reader.TryRead(out _);
-                CloseSegment();
-                first.Done.TrySetResult(0);
-                continue;
-            }
-            group.Clear();
-            var bytes = 0;
-            while (group.Count < MaxEntriesPerBlock && reader.TryPeek(out var next) && !next.Close
-                   && (group.Count == 0 || bytes + HeaderBytes + next.Payload.Length <= MaxBlockBytes))
-            {
-                reader.TryRead(out next);
-                group.Add(next!);
-                bytes += HeaderBytes + next!.Payload.Length;
-            }
-            // Sequence numbers are never reused, even when a write fails.
-            var firstSequence = _nextSequence;
-            _nextSequence += group.Count;
-            try
-            {
-                block.SetLength(0);
-                for (var i = 0; i < group.Count; i++)
-                {
-                    WriteEntry(block, firstSequence + i, group[i].Payload.Span);
-                }
-                if (_open is null || _openBlocks >= MaxBlocksPerSegment)
-                {
-                    await StartSegmentAsync(firstSequence);
-                }
-                block.Position = 0;
-                await _open!.AppendBlockAsync(block, new AppendBlobAppendBlockOptions
-                {
-                    Conditions = new AppendBlobRequestConditions { IfAppendPositionEqual = _openLength },
-                });
-                _openLength += block.Length;
-                _openBlocks++;
-                lock (_gate)
-                {
-                    for (var i = 0; i < group.Count; i++)
-                    {
-                        _openSegment!.Pending.Add(firstSequence + i);
-                    }
-                }
-                for (var i = 0; i < group.Count; i++)
-                {
-                    group[i].Done.TrySetResult(firstSequence + i);
-                }
-            }
-            catch (Exception e)
-            {
-                // The block may have landed (a timeout) or not: nothing more goes into this segment.
-                CloseSegment();
-                LogAppendFailed(_logger, group.Count, e.Message);
-                foreach (var p in group)
-                {
-                    p.Done.TrySetException(new LogUnavailableException("The event log could not be written", e));
-                }
+                _openSegment!.Pending.Add(firstSequence + i);
             }
         }
     }
+
+    /// <summary>The block may have landed (a timeout) or not: nothing more goes into this segment.</summary>
+    protected override void OnWriteFailed() => CloseSegment();
 
     private async Task StartSegmentAsync(long firstSequence)
     {
@@ -339,7 +281,8 @@ public sealed partial class AzureBlobEventLog : IEventLog
     {
         if (logId == LogId)
         {
-            await CloseOpenSegmentAsync().WaitAsync(cancellationToken);
+            // So that it can be deleted; the next append starts a new one.
+            await BetweenWritesAsync(CloseSegment).WaitAsync(cancellationToken);
         }
         List<Segment> done;
         lock (_gate)
@@ -377,14 +320,6 @@ public sealed partial class AzureBlobEventLog : IEventLog
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _pending.Writer.TryComplete();
-        await _writer;
-    }
-
-    private sealed record Pending(ReadOnlyMemory<byte> Payload, TaskCompletionSource<long> Done, bool Close = false);
-
     /// <summary>A segment and the entries in it that must be deleted before it may be (guarded by <c>_gate</c>).</summary>
     private sealed record Segment(string Name, string LogId, ETag? ReadETag)
     {
@@ -393,7 +328,4 @@ public sealed partial class AzureBlobEventLog : IEventLog
         /// <summary>Nothing more is appended to it.</summary>
         public bool Closed { get; set; }
     }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not append {Count} batches to the event log: {Reason}; those requests were answered 503")]
-    private static partial void LogAppendFailed(ILogger logger, int count, string reason);
 }

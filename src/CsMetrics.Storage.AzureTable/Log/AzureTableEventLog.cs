@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
@@ -17,7 +16,7 @@ namespace CsMetrics.Storage.AzureTable.Log;
 /// The log for storage with tables and no blobs (Azure Cosmos DB for Table); with Azure Storage,
 /// <see cref="AzureBlobEventLog"/> costs the storage service less per appended byte.
 /// </summary>
-public sealed partial class AzureTableEventLog : IEventLog
+public sealed class AzureTableEventLog : GroupCommitLog, IEventLog
 {
     private const int MaxEntitiesPerTransaction = 100;
     private const int MaxBytesPerTransaction = 3_500_000;
@@ -26,12 +25,9 @@ public sealed partial class AzureTableEventLog : IEventLog
 
     private readonly TableClient _table;
     private readonly string _serviceId;
-    private readonly ILogger _logger;
-    private readonly Channel<PendingAppend> _pending = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _writer;
-    private long _nextSequence;
 
     public AzureTableEventLog(string connectionString, string tableName, string serviceId, string logId, TimeSpan requestTimeout, ILogger logger)
+        : base(MaxPayloadBytes, MaxEntitiesPerTransaction, MaxBytesPerTransaction, logger)
     {
         var clientOptions = new TableClientOptions();
         clientOptions.Retry.NetworkTimeout = requestTimeout;
@@ -39,8 +35,7 @@ public sealed partial class AzureTableEventLog : IEventLog
         _table = new TableServiceClient(connectionString, clientOptions).GetTableClient(tableName);
         _serviceId = serviceId;
         LogId = logId;
-        _logger = logger;
-        _writer = Task.Run(WriteLoopAsync);
+        StartWriter();
     }
 
     /// <summary>This node's log.</summary>
@@ -63,59 +58,14 @@ public sealed partial class AzureTableEventLog : IEventLog
         }
     }
 
-    /// <summary>Appends one payload; completes once it is durable. Returns its sequence number.</summary>
-    public Task<long> AppendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    protected override Task WriteAsync(long firstSequence, IReadOnlyList<ReadOnlyMemory<byte>> payloads)
     {
-        if (payload.Length > MaxPayloadBytes)
+        var actions = new List<TableTransactionAction>(payloads.Count);
+        for (var i = 0; i < payloads.Count; i++)
         {
-            throw new ArgumentException($"A log entry holds at most {MaxPayloadBytes} bytes, got {payload.Length}", nameof(payload));
+            actions.Add(new TableTransactionAction(TableTransactionActionType.Add, ToEntity(Partition(LogId), firstSequence + i, payloads[i])));
         }
-        var pending = new PendingAppend(payload, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
-        ObjectDisposedException.ThrowIf(!_pending.Writer.TryWrite(pending), this);
-        return pending.Done.Task.WaitAsync(cancellationToken);
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        var group = new List<PendingAppend>(MaxEntitiesPerTransaction);
-        var reader = _pending.Reader;
-        while (await reader.WaitToReadAsync())
-        {
-            group.Clear();
-            var bytes = 0;
-            while (group.Count < MaxEntitiesPerTransaction && bytes < MaxBytesPerTransaction && reader.TryPeek(out var next)
-                   && (group.Count == 0 || bytes + next.Payload.Length <= MaxBytesPerTransaction))
-            {
-                reader.TryRead(out next);
-                group.Add(next!);
-                bytes += next!.Payload.Length;
-            }
-            // Sequence numbers are never reused, even when a write fails: a timed-out write may
-            // still have landed, and a later one must not collide with it.
-            var first = _nextSequence;
-            _nextSequence += group.Count;
-            try
-            {
-                var actions = new List<TableTransactionAction>(group.Count);
-                for (var i = 0; i < group.Count; i++)
-                {
-                    actions.Add(new TableTransactionAction(TableTransactionActionType.Add, ToEntity(Partition(LogId), first + i, group[i].Payload)));
-                }
-                await _table.SubmitTransactionAsync(actions);
-                for (var i = 0; i < group.Count; i++)
-                {
-                    group[i].Done.TrySetResult(first + i);
-                }
-            }
-            catch (Exception e)
-            {
-                LogAppendFailed(_logger, group.Count, e.Message);
-                foreach (var p in group)
-                {
-                    p.Done.TrySetException(new LogUnavailableException("The event log could not be written", e));
-                }
-            }
-        }
+        return _table.SubmitTransactionAsync(actions);
     }
 
     private string OwnersPartition => $"{TableKeysPrefix(_serviceId)}_owners";
@@ -241,15 +191,4 @@ public sealed partial class AzureTableEventLog : IEventLog
     private static string RowKey(long sequence) => sequence.ToString("D19", CultureInfo.InvariantCulture);
 
     private static string TableKeysPrefix(string serviceId) => Storage.TableKeys.Escape(serviceId);
-
-    public async ValueTask DisposeAsync()
-    {
-        _pending.Writer.TryComplete();
-        await _writer;
-    }
-
-    private sealed record PendingAppend(ReadOnlyMemory<byte> Payload, TaskCompletionSource<long> Done);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not append {Count} batches to the event log: {Reason}; those requests were answered 503")]
-    private static partial void LogAppendFailed(ILogger logger, int count, string reason);
 }
