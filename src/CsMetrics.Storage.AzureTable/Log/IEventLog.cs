@@ -38,7 +38,10 @@ public interface IEventLog : IAsyncDisposable
     /// <summary>Every entry of one log, in sequence order.</summary>
     IAsyncEnumerable<LogEntry> ReadLogAsync(string logId, CancellationToken cancellationToken = default);
 
-    /// <summary>Every entry of every log of this service, in (log, sequence) order.</summary>
+    /// <summary>
+    /// Every entry of every log of this service, in (log, sequence) order. This node's own log may
+    /// be left out: its entries reach the accounts as they are appended.
+    /// </summary>
     IAsyncEnumerable<LogEntry> ReadAllAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Specific entries of one log (missing ones are skipped: already truncated).</summary>

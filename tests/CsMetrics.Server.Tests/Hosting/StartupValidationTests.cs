@@ -1,3 +1,4 @@
+using CsMetrics.Server.Hosting;
 using CsMetrics.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -133,13 +134,20 @@ public class StartupValidationTests
         Assert.Contains("CsMetrics:Durability:LogStore: expected \"blob\" (append blobs) or \"table\" (table entities), got \"files\"", e.Message, StringComparison.Ordinal);
         Assert.Contains("CsMetrics:Durability:LogContainerName: expected 3 to 63 lowercase letters, digits and single hyphens", e.Message, StringComparison.Ordinal);
 
+        // The storage settings are the other half of this check: the validator alone, with both
+        // (a whole node with the AzureTable provider starts its silo's services around the failure).
         var tablesOnly = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;";
-        e = StartFails(new()
-        {
-            ["CsMetrics:Storage:Provider"] = "AzureTable",
-            ["CsMetrics:Storage:AzureTable:ConnectionString"] = tablesOnly,
-        });
-        Assert.Contains("CsMetrics:Durability:LogStore: \"blob\" keeps the event log in blobs, and CsMetrics:Storage:AzureTable:ConnectionString names a TableEndpoint but no BlobEndpoint", e.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("a2V5", e.Message, StringComparison.Ordinal);
+        var storage = new StorageOptions { Provider = StorageProviders.AzureTable };
+        storage.AzureTable.ConnectionString = tablesOnly;
+        var validator = new DurabilityOptionsValidator(Microsoft.Extensions.Options.Options.Create(storage));
+        var result = validator.Validate(null, new CsMetrics.Server.Durability.DurabilityOptions());
+        Assert.True(result.Failed);
+        Assert.Contains("CsMetrics:Durability:LogStore: \"blob\" keeps the event log in blobs, and CsMetrics:Storage:AzureTable:ConnectionString names a TableEndpoint but no BlobEndpoint", result.FailureMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain("a2V5", result.FailureMessage, StringComparison.Ordinal);
+
+        storage.AzureTable.ConnectionString = tablesOnly + "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;";
+        Assert.True(validator.Validate(null, new CsMetrics.Server.Durability.DurabilityOptions()).Succeeded);
+        storage.AzureTable.ConnectionString = tablesOnly;
+        Assert.True(validator.Validate(null, new CsMetrics.Server.Durability.DurabilityOptions { LogStore = "table" }).Succeeded);
     }
 }
