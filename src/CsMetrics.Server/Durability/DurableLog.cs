@@ -21,6 +21,8 @@ public sealed partial class DurableLog : BackgroundService
     private const int MaxEventsPerEntry = 2500;
 
     private readonly Lazy<IEventLog>? _lazyLog;
+    // The grain state, alert and index tables: with the log in blobs, readiness asks the table service too.
+    private readonly Lazy<Azure.Data.Tables.TableServiceClient>? _tables;
     private readonly AccountGrains _accounts;
     private readonly IGrainFactory _grains;
     private readonly TimeProvider _time;
@@ -54,6 +56,13 @@ public sealed partial class DurableLog : BackgroundService
             _lazyLog = new Lazy<IEventLog>(() => LogStores.IsTable(_options.LogStore)
                 ? new AzureTableEventLog(table.ConnectionString!, _options.LogTableName, serviceId, logId, table.RequestTimeout, logger)
                 : new AzureBlobEventLog(table.ConnectionString!, _options.LogContainerName, serviceId, logId, table.RequestTimeout, logger));
+            _tables = new Lazy<Azure.Data.Tables.TableServiceClient>(() =>
+            {
+                var clientOptions = new Azure.Data.Tables.TableClientOptions();
+                clientOptions.Retry.NetworkTimeout = table.RequestTimeout;
+                clientOptions.Retry.MaxRetries = 0;
+                return new Azure.Data.Tables.TableServiceClient(table.ConnectionString!, clientOptions);
+            });
         }
         else
         {
@@ -76,18 +85,35 @@ public sealed partial class DurableLog : BackgroundService
         {
             return null;
         }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(3));
+        var log = PingOrProblemAsync(() => EventLog.PingAsync(timeout.Token), $"the event log ({EventLog.Location})", cancellationToken);
+        var tables = PingOrProblemAsync(() => PingTablesAsync(timeout.Token), "the state tables (table service)", cancellationToken);
+        var (logProblem, tablesProblem) = (await log, await tables);
+        _storageProblem = logProblem ?? tablesProblem;
+        return NotReadyReason;
+    }
+
+    private static async Task<string?> PingOrProblemAsync(Func<Task> ping, string what, CancellationToken cancellationToken)
+    {
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(3));
-            await EventLog.PingAsync(timeout.Token);
-            _storageProblem = null;
+            await ping();
+            return null;
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            _storageProblem = $"storage: the event log ({EventLog.Location}) cannot be reached ({e.GetType().Name})";
+            return $"storage: {what} cannot be reached ({e.GetType().Name})";
         }
-        return NotReadyReason;
+    }
+
+    /// <summary>A cheap round trip to the table service: the first page of one table's name.</summary>
+    private async Task PingTablesAsync(CancellationToken cancellationToken)
+    {
+        await foreach (var _ in _tables!.Value.QueryAsync(maxPerPage: 1, cancellationToken: cancellationToken))
+        {
+            break;
+        }
     }
 
     /// <summary>

@@ -42,6 +42,34 @@ public class StorageFailureTests
     }
 
     [Fact]
+    public async Task TableServiceUnreachable_WhileTheLogsBlobsAnswer_NotReady_NamingTheTables()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var azurite = await Azurite.StartOwnAsync();
+        // Blobs (the event log) answer; the table service (grain state, alerts, the index) does not.
+        var tablesAway = System.Text.RegularExpressions.Regex.Replace(azurite.ConnectionString,
+            @"TableEndpoint=http://127\.0\.0\.1:\d+/", $"TableEndpoint=http://127.0.0.1:{NodeProcess.FreePort()}/");
+        Assert.NotEqual(azurite.ConnectionString, tablesAway);
+        await using var node = await NodeProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["CsMetrics:Node:ServiceId"] = "tables-away",
+            ["CsMetrics:Storage:Provider"] = "AzureTable",
+            ["CsMetrics:Storage:AzureTable:ConnectionString"] = tablesAway,
+            ["CsMetrics:Storage:AzureTable:RequestTimeout"] = "00:00:01",
+        }, waitReady: false, cancellationToken: ct);
+
+        string detail = "";
+        for (var i = 0; i < 100 && !detail.Contains("state tables", StringComparison.Ordinal); i++)
+        {
+            using var ready = await node.Http.GetAsync(new Uri("/readyz", UriKind.Relative), ct);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            detail = await ready.Content.ReadAsStringAsync(ct);
+            await Task.Delay(100, ct);
+        }
+        Assert.Contains("storage: the state tables (table service) cannot be reached", detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StorageLostWhileRunning_503WithRetryAfter_ThenBackByItself_LosingAndDoublingNothing()
     {
         const int Accounts = 5;
