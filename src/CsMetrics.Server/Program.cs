@@ -8,39 +8,60 @@ using CsMetrics.Server.Ingest;
 using CsMetrics.Server.Query;
 using CsMetrics.Server.Quarantine;
 using CsMetrics.Server.Segment;
+using Microsoft.Extensions.Options;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddCsMetrics();
 
-var app = builder.Build();
-app.UseExceptionHandler();
-app.UseStatusCodePages();
-app.UseDefaultFiles(); // the dashboard: wwwroot/index.html at /
-app.UseStaticFiles();
-app.UseRouting();
-app.UseMiddleware<AccessMiddleware>();
-app.UseRateLimiter(); // ingest admission: IngestAdmission
-if (app.Services.GetRequiredService<ApiKeys>().Open)
+try
 {
-    StartupLog.OpenAccess(app.Logger);
+    return Run(builder.Build());
 }
-app.MapHealthApi();
-app.MapIngestApi();
-app.MapQueryApi();
-app.MapPortfolioApi();
-app.MapAlertsApi();
-app.MapWebhooksApi();
-app.MapQuarantineApi();
-app.MapSegmentApi();
-app.MapCatalogApi();
-app.MapBenchApi();
-app.Run();
+catch (OptionsValidationException e) when (System.Reflection.Assembly.GetEntryAssembly() == typeof(Program).Assembly)
+{
+    // A bad setting is an operator's error, not a crash: one line naming each setting and what it
+    // expects, and the exit code of a configuration error (EX_CONFIG), instead of an unhandled
+    // exception's abort and stack trace. (A test host that runs this program in its own process
+    // gets the exception itself.)
+    Console.Error.WriteLine($"CsMetrics did not start: invalid configuration: {e.Message}");
+    return StartupLog.InvalidConfiguration;
+}
+
+static int Run(WebApplication app)
+{
+    app.UseExceptionHandler();
+    app.UseStatusCodePages();
+    app.UseDefaultFiles(); // the dashboard: wwwroot/index.html at /
+    app.UseStaticFiles();
+    app.UseRouting();
+    app.UseMiddleware<AccessMiddleware>();
+    app.UseRateLimiter(); // ingest admission: IngestAdmission
+    if (app.Services.GetRequiredService<ApiKeys>().Open)
+    {
+        StartupLog.OpenAccess(app.Logger);
+    }
+    app.MapHealthApi();
+    app.MapIngestApi();
+    app.MapQueryApi();
+    app.MapPortfolioApi();
+    app.MapAlertsApi();
+    app.MapWebhooksApi();
+    app.MapQuarantineApi();
+    app.MapSegmentApi();
+    app.MapCatalogApi();
+    app.MapBenchApi();
+    app.Run();
+    return 0;
+}
 
 /// <summary>Entry point, visible to tests that host the node in process.</summary>
 public partial class Program;
 
 internal static partial class StartupLog
 {
+    /// <summary>The process's exit code when a setting is invalid (EX_CONFIG in sysexits.h).</summary>
+    public const int InvalidConfiguration = 78;
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "No API keys are configured (CsMetrics:Access:Keys): every request is allowed. Configure keys before this node is reachable by anyone else.")]
     public static partial void OpenAccess(ILogger logger);
 }

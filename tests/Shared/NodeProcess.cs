@@ -71,6 +71,23 @@ public sealed class NodeProcess : IAsyncDisposable
     public static async Task<NodeProcess> StartAsync(IReadOnlyDictionary<string, string> settings, bool waitReady = true,
         IReadOnlyDictionary<string, string>? environment = null, CancellationToken cancellationToken = default)
     {
+        var node = Launch(settings, environment);
+        await node.WaitAsync(waitReady ? "/readyz" : "/healthz", TimeSpan.FromSeconds(90), cancellationToken);
+        return node;
+    }
+
+    /// <summary>Starts a node that is expected to stop by itself (a bad setting, say) and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunUntilExitAsync(IReadOnlyDictionary<string, string> settings, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        await using var node = Launch(settings, environment: null);
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(timeout);
+        await node._process.WaitForExitAsync(bounded.Token);
+        return (node._process.ExitCode, node.Output);
+    }
+
+    private static NodeProcess Launch(IReadOnlyDictionary<string, string> settings, IReadOnlyDictionary<string, string>? environment)
+    {
         var port = FreePort();
         var address = new Uri($"http://127.0.0.1:{port}");
         var start = new ProcessStartInfo("dotnet")
@@ -105,7 +122,6 @@ public sealed class NodeProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => node.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await node.WaitAsync(waitReady ? "/readyz" : "/healthz", TimeSpan.FromSeconds(90), cancellationToken);
         return node;
     }
 

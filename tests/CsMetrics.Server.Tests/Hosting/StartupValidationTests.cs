@@ -150,4 +150,23 @@ public class StartupValidationTests
         storage.AzureTable.ConnectionString = tablesOnly;
         Assert.True(validator.Validate(null, new CsMetrics.Server.Durability.DurabilityOptions { LogStore = "table" }).Succeeded);
     }
+
+    /// <summary>
+    /// As an operator meets it: the real process, with the AzureTable provider (its silo services
+    /// start around the failure), exits with the configuration-error code and a line naming the
+    /// setting, not an unhandled exception's abort.
+    /// </summary>
+    [Fact]
+    public async Task ARealProcess_WithABadSetting_ExitsWithALineNamingIt()
+    {
+        var (code, output) = await NodeProcess.RunUntilExitAsync(new Dictionary<string, string>
+        {
+            ["CsMetrics:Storage:Provider"] = "AzureTable",
+            ["CsMetrics:Storage:AzureTable:ConnectionString"] = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;",
+        }, TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken);
+        Assert.True(code == 78, $"exit code {code}:\n{output}");
+        Assert.Contains("CsMetrics did not start: invalid configuration: CsMetrics:Durability:LogStore: \"blob\" keeps the event log in blobs, and CsMetrics:Storage:AzureTable:ConnectionString names a TableEndpoint but no BlobEndpoint", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("a2V5", output, StringComparison.Ordinal);
+    }
 }
