@@ -281,6 +281,38 @@ internal static class Load
         return bodies;
     }
 
+    /// <summary>
+    /// Grain calls per body (one per distinct account in it, as the node makes them) and per body if the
+    /// bodies in flight together were coalesced by account across requests: what that lever could save
+    /// with this load. Drawn from the same popularity as the run's bodies.
+    /// </summary>
+    public static (double PerBody, double Coalesced) CallsPerBody(string distribution, int accounts, int batch, int inFlight, int groups = 100)
+    {
+        var rng = new Random(5);
+        var popularity = new Popularity(distribution, accounts);
+        var body = new HashSet<int>();
+        var group = new HashSet<int>();
+        long separate = 0, coalesced = 0;
+        for (var g = 0; g < groups; g++)
+        {
+            group.Clear();
+            for (var b = 0; b < inFlight; b++)
+            {
+                body.Clear();
+                for (var i = 0; i < batch; i++)
+                {
+                    var account = popularity.Next(rng);
+                    body.Add(account);
+                    group.Add(account);
+                }
+                separate += body.Count;
+            }
+            coalesced += group.Count;
+        }
+        var bodies = (double)groups * inFlight;
+        return (separate / bodies, coalesced / bodies);
+    }
+
     public static HttpClient Client(NodeProcess node, int concurrency) =>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(5) };
 
@@ -437,6 +469,13 @@ internal static class Scale
         var steady = options.WarmupSeconds > 0 ? Load.Bodies("steady", Math.Max(options.Events, 4_000_000), accounts, options.Batch, seed: 3) : [];
         Task SteadyAsync(NodeProcess node, HttpClient http, string path) => steady.Count == 0 ? Task.CompletedTask : Load.WarmUpAsync(node, http, path, steady, options);
         var result = new JsonObject { ["accounts"] = accounts };
+        foreach (var distribution in options.DistributionNames)
+        {
+            var (perBody, coalesced) = Load.CallsPerBody(distribution, accounts, options.Batch, options.Concurrency);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  grain calls per {options.Batch}-event body, {distribution}: {perBody:N1} (one per account in it); {coalesced:N1} if the {options.Concurrency} bodies in flight were coalesced by account ({1 - coalesced / perBody:P1} fewer)"));
+            result[$"callsPerBody_{distribution}"] = new JsonObject { ["asSent"] = Math.Round(perBody, 1), ["coalescedInFlight"] = Math.Round(coalesced, 1) };
+        }
         double? engine = null;
         var httpBaseline = new Dictionary<string, double>();
 
@@ -638,6 +677,10 @@ internal static class Latency
         using var probeHttp = new HttpClient { BaseAddress = node.Address };
         var samples = new List<double>();
         var acknowledged = new List<double>();
+        // Every read's own round trip, and how many reads each probe took: a visible time made of one
+        // slow read is the read path's, one made of many fast reads is the ingest path's.
+        var reads = new List<double>();
+        var readsPerProbe = new List<double>();
         var refusals = new List<string>();
         using var stop = new CancellationTokenSource();
         const int ProbeAccounts = 50;
@@ -645,6 +688,7 @@ internal static class Latency
             $"[{{\"id\":\"probe-first-{i}\",\"account\":\"probe-{i}\",\"type\":\"login\",\"timestamp\":\"{TimeProvider.System.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ}\",\"user\":\"u-1\"}}]", refusals)));
         refusals.Clear();
         var gcBefore = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/gc", UriKind.Relative));
+        var roundsBefore = System.Text.RegularExpressions.Regex.Count(node.Output, "Checkpointed ");
         var window = Stopwatch.GetTimestamp();
         var load = Load.PostAllAsync(http, "/v1/events", bodies, options.Concurrency, rate, options.Batch);
         var probe = Task.Run(async () =>
@@ -659,15 +703,21 @@ internal static class Latency
                 var posting = PostUntilAcceptedAsync(probeHttp, body, refusals);
                 // Visible: the account's own read shows the event counted, whether or not the 2xx has arrived yet.
                 var expected = (n - 1) / ProbeAccounts + 2; // its first event, then one per probe
+                var tries = 0;
                 while (true)
                 {
+                    var reading = Stopwatch.GetTimestamp();
                     using var read = await probeHttp.GetAsync(new Uri($"/v1/accounts/{account}", UriKind.Relative));
-                    if ((long)(await read.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonObject>())!["eventCount"]! >= expected)
+                    var count = (long)(await read.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonObject>())!["eventCount"]!;
+                    reads.Add(Stopwatch.GetElapsedTime(reading).TotalMilliseconds);
+                    tries++;
+                    if (count >= expected)
                     {
                         break;
                     }
                 }
                 samples.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+                readsPerProbe.Add(tries);
                 await posting;
                 acknowledged.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
                 await Task.Delay(20);
@@ -677,6 +727,8 @@ internal static class Latency
         await probe;
         var seconds = Stopwatch.GetElapsedTime(window).TotalSeconds;
         var gcAfter = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/gc", UriKind.Relative));
+        // A durable node's truncation round (every account fed since the last one checkpointed) in the window.
+        var truncations = System.Text.RegularExpressions.Regex.Matches(node.Output, "Checkpointed [0-9,]+ accounts[^\n]*").Skip(roundsBefore).Select(m => m.Value).ToList();
         int Delta(string generation) => (int)gcAfter![generation]! - (int)gcBefore![generation]!;
         var pauseMs = (double)gcAfter!["totalPauseMs"]! - (double)gcBefore!["totalPauseMs"]!;
         samples.Sort();
@@ -687,9 +739,17 @@ internal static class Latency
         acknowledged.Sort();
         var ack50 = Load.Percentile(acknowledged, 0.5);
         var ack99 = Load.Percentile(acknowledged, 0.99);
+        reads.Sort();
+        readsPerProbe.Sort();
+        var read50 = Load.Percentile(reads, 0.5);
+        var read99 = Load.Percentile(reads, 0.99);
+        var tries50 = Load.Percentile(readsPerProbe, 0.5);
+        var tries99 = Load.Percentile(readsPerProbe, 0.99);
         var after = gcAfter["generationBytesAfter"]!.AsArray().Select(g => (long)g! / (1 << 20)).ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  event to score visible while ingesting {rate:N0} events/s (half the measured maximum): p50 {p50:F1} ms, p99 {p99:F1} ms, max {max:F1} ms over {samples.Count} probes ({over25} over 25 ms); the probes' 2xx came after p50 {ack50:F1} ms, p99 {ack99:F1} ms{(refusals.Count == 0 ? "" : $" ({refusals.Count} answers were refused and retried: {string.Join("; ", refusals.Distinct())})")}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    each read of the account (GET /v1/accounts/{{id}}) took p50 {read50:F1} ms, p99 {read99:F1} ms; a probe took p50 {tries50:F0}, p99 {tries99:F0} reads; truncation rounds finished in the window: {(truncations.Count == 0 ? "none" : string.Join("; ", truncations))}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"    collector in those {seconds:F1} s ({gcAfter["latencyMode"]}): {Delta("gen0")} gen0, {Delta("gen1")} gen1, {Delta("gen2")} gen2 collections, paused {pauseMs:N0} ms in all ({pauseMs / 10 / seconds:F1} %), last full blocking pause {(double)gcAfter["lastFullBlockingPauseMs"]!:F0} ms; the last ephemeral one paused {(double)gcAfter["lastEphemeralPauseMs"]!:F0} ms and promoted {(long)gcAfter["lastEphemeralPromotedBytes"]! / (1 << 20)} MB (heap {(long)gcAfter["heapBytes"]! / (1 << 20)} MB; generations after it, MB: {string.Join(" / ", after)})"));
         return new JsonObject
@@ -702,6 +762,11 @@ internal static class Latency
             ["probesOver25Ms"] = over25,
             ["acknowledgedP50Ms"] = Math.Round(ack50, 2),
             ["acknowledgedP99Ms"] = Math.Round(ack99, 2),
+            ["readP50Ms"] = Math.Round(read50, 2),
+            ["readP99Ms"] = Math.Round(read99, 2),
+            ["readsPerProbeP50"] = tries50,
+            ["readsPerProbeP99"] = tries99,
+            ["truncationRounds"] = new JsonArray([.. truncations.Select(t => (JsonNode)t)]),
             ["probeRefusals"] = new JsonArray([.. refusals.Select(r => (JsonNode)r)]),
             ["gc"] = new JsonObject
             {
