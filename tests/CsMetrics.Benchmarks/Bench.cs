@@ -35,6 +35,10 @@ public sealed class BenchOptions
     public int Concurrency { get; set; } = 8;
     public string Distributions { get; set; } = "uniform,zipf";
     public int RecoveryAccounts { get; set; } = 100_000;
+
+    /// <summary>Events per account in the log before the kill (2: every account touched twice; 40 at 100,000 accounts is about a minute of durable ingest).</summary>
+    public int RecoveryEvents { get; set; } = 2;
+
     /// <summary>
     /// The activation-from-checkpoints phase stops sending after this many seconds (0: until every
     /// account is touched) and reports the rate so far: on Azurite it is the slowest phase by far,
@@ -92,6 +96,7 @@ public sealed class BenchOptions
                 case "--concurrency": o.Concurrency = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--distributions": o.Distributions = value; break;
                 case "--recovery-accounts": o.RecoveryAccounts = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--recovery-events": o.RecoveryEvents = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--activation-seconds": o.ActivationSeconds = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--out": o.Out = value; break;
                 case "--phases": o.Phases = value; break;
@@ -820,14 +825,15 @@ internal static class Recovery
         settings["CsMetrics:Accounts:MaxUnsavedEvents"] = "1000000";
         settings["CsMetrics:Durability:TruncateInterval"] = "01:00:00";
 
-        // Two events per account, each account once per body position: every account is touched.
+        // --recovery-events per account (two by default), the accounts in turn: every account is touched.
+        var events = (long)accounts * Math.Max(1, options.RecoveryEvents);
         var bodies = new List<byte[]>();
         var now = TimeProvider.System.GetUtcNow().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
-        for (var start = 0; start < accounts * 2; start += options.Batch)
+        for (long start = 0; start < events; start += options.Batch)
         {
             sb.Clear().Append('[');
-            for (var i = start; i < Math.Min(accounts * 2, start + options.Batch); i++)
+            for (var i = start; i < Math.Min(events, start + options.Batch); i++)
             {
                 sb.Append(i > start ? "," : "").Append(CultureInfo.InvariantCulture,
                     $"{{\"id\":\"r-{i}\",\"account\":\"acct-{i % accounts}\",\"type\":\"login\",\"timestamp\":\"{now}\",\"user\":\"u-1\"}}");
@@ -835,7 +841,7 @@ internal static class Recovery
             bodies.Add(Encoding.UTF8.GetBytes(sb.Append(']').ToString()));
         }
 
-        Console.WriteLine($"recovery: loading {accounts:N0} accounts ({accounts * 2:N0} events) ...");
+        Console.WriteLine($"recovery: loading {accounts:N0} accounts ({events:N0} events) ...");
         var node = await NodeProcess.StartAsync(settings, environment: Node.Environment(options));
         using (var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(5) })
         {
@@ -879,7 +885,7 @@ internal static class Recovery
         return new JsonObject
         {
             ["accounts"] = accounts,
-            ["events"] = accounts * 2,
+            ["events"] = events,
             ["secondsToReady"] = Math.Round(seconds, 1),
             ["replayLog"] = replay.Value,
             ["truncationLog"] = System.Text.RegularExpressions.Regex.Match(restarted.Output, "Checkpointed .*").Value,

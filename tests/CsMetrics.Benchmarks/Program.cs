@@ -7,7 +7,7 @@ using CsMetrics.Testing;
 // The CsMetrics benchmark. From the repository root:
 //   dotnet run -c Release --project tests/CsMetrics.Benchmarks -- [--accounts 100000[,1000000]] [--events 2000000]
 //       [--run-seconds 15] [--warmup-seconds 20] [--distributions uniform,zipf] [--batch 500] [--concurrency 8] [--phases state,scoring,baseline,off,durable,latency,overload,recovery] [--max-requests-in-flight N] [--overload-concurrency 128]
-//       [--recovery-accounts 100000] [--activation-seconds 120] [--truncate-interval 00:01:00] [--out artifacts/bench.json]
+//       [--recovery-accounts 100000] [--recovery-events 2] [--activation-seconds 120] [--truncate-interval 00:01:00] [--out artifacts/bench.json]
 // It starts Azurite and CsMetrics nodes as processes of their own and drives them over HTTP from this
 // process (the load generator), whose CPU time it reports: everything shares the machine's cores.
 var options = BenchOptions.Parse(args);
