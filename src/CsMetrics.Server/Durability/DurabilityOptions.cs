@@ -34,8 +34,21 @@ public sealed class DurabilityOptions
     /// </summary>
     public TimeSpan OrphanAfter { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Log entries replayed together at start-up (their events grouped by account).</summary>
-    public int ReplayWindowEntries { get; set; } = 200;
+    /// <summary>
+    /// Log entries replayed together at start-up: their events are grouped by account, one call per
+    /// account. The window closes at this many entries or <see cref="ReplayWindowEvents"/> events,
+    /// whichever comes first.
+    /// </summary>
+    public int ReplayWindowEntries { get; set; } = 10_000;
+
+    /// <summary>
+    /// Events replayed together at start-up, decoded and held in memory at once (a few hundred bytes
+    /// each). The cost of replay is per account call, so a wider window is faster when the log holds
+    /// many events per account: a log of 4,000,000 events over 100,000 accounts replayed in 41.1 s
+    /// in windows of 100,000 events, 23.9 s in windows of 500,000 and 25.7 s in windows of 1,000,000
+    /// (benchmark, --phases recovery --recovery-events 40).
+    /// </summary>
+    public int ReplayWindowEvents { get; set; } = 500_000;
 
     /// <summary>Concurrent grain calls while replaying.</summary>
     public int Parallelism { get; set; } = 64;

@@ -305,6 +305,10 @@ internal sealed class DurabilityOptionsValidator(IOptions<StorageOptions> storag
         {
             errors.Add($"{section}:ReplayWindowEntries: expected 1 to 10000, got {o.ReplayWindowEntries}");
         }
+        if (o.ReplayWindowEvents is < 1 or > 10_000_000)
+        {
+            errors.Add($"{section}:ReplayWindowEvents: expected 1 to 10000000, got {o.ReplayWindowEvents}");
+        }
         if (o.Parallelism is < 1 or > 4096)
         {
             errors.Add($"{section}:Parallelism: expected 1 to 4096, got {o.Parallelism}");

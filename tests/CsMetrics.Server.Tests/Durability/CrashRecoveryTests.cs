@@ -42,8 +42,9 @@ public class CrashRecoveryTests(Azurite azurite)
     private const int Batches = 40;
     private const int EventsPerBatch = 250;
 
-    private Dictionary<string, string> Settings(string serviceId, string maxUnsaved, string truncate) =>
-        DurableTests.Node(azurite, serviceId, ("CsMetrics:Accounts:MaxUnsavedEvents", maxUnsaved), ("CsMetrics:Durability:TruncateInterval", truncate));
+    private Dictionary<string, string> Settings(string serviceId, string maxUnsaved, string truncate, string replayWindowEvents) =>
+        DurableTests.Node(azurite, serviceId, ("CsMetrics:Accounts:MaxUnsavedEvents", maxUnsaved), ("CsMetrics:Durability:TruncateInterval", truncate),
+            ("CsMetrics:Durability:ReplayWindowEvents", replayWindowEvents));
 
     private static HealthEvent RandomEvent(Random rng, string id, DateTimeOffset now)
     {
@@ -64,11 +65,13 @@ public class CrashRecoveryTests(Azurite azurite)
 
     [Theory]
     // Nothing checkpointed or truncated before the crash: everything comes back from the log.
-    [InlineData("1000000", "01:00:00", true)]
+    [InlineData("1000000", "01:00:00", true, "500000")]
+    // The same, replayed in windows of three entries (750 events), so an account's events reach it over several calls.
+    [InlineData("1000000", "01:00:00", true, "600")]
     // Accounts checkpoint after 20 unsaved events and the log is truncated every 2 s: the crash lands
     // with some accounts checkpointed, some of the log truncated, the rest only in the log.
-    [InlineData("20", "00:00:02", false)]
-    public async Task KillDashNine_AfterTheLastAcknowledgement_LosesNothingAndCountsNothingTwice(string maxUnsaved, string truncate, bool allFromLog)
+    [InlineData("20", "00:00:02", false, "500000")]
+    public async Task KillDashNine_AfterTheLastAcknowledgement_LosesNothingAndCountsNothingTwice(string maxUnsaved, string truncate, bool allFromLog, string replayWindowEvents)
     {
         var ct = TestContext.Current.CancellationToken;
         var serviceId = $"crash{Guid.NewGuid():N}"[..20];
@@ -77,7 +80,7 @@ public class CrashRecoveryTests(Azurite azurite)
         var acknowledged = new List<HealthEvent>();
         var batches = new List<string>();
 
-        var node = await NodeProcess.StartAsync(Settings(serviceId, maxUnsaved, truncate), cancellationToken: ct);
+        var node = await NodeProcess.StartAsync(Settings(serviceId, maxUnsaved, truncate, replayWindowEvents), cancellationToken: ct);
         try
         {
             for (var b = 0; b < Batches; b++)
@@ -98,7 +101,7 @@ public class CrashRecoveryTests(Azurite azurite)
             await node.DisposeAsync();
         }
 
-        await using var restarted = await NodeProcess.StartAsync(Settings(serviceId, maxUnsaved, truncate), cancellationToken: ct);
+        await using var restarted = await NodeProcess.StartAsync(Settings(serviceId, maxUnsaved, truncate, replayWindowEvents), cancellationToken: ct);
         var output = await restarted.OutputContainingAsync("Replayed", TimeSpan.FromSeconds(30), ct);
         var replayed = System.Text.RegularExpressions.Regex.Match(output, @"Replayed (\d+) log entries \((\d+) events");
         Assert.True(replayed.Success, restarted.Output);

@@ -116,10 +116,12 @@ public class StartupValidationTests
             ["CsMetrics:Durability:TruncateInterval"] = "00:00:00",
             ["CsMetrics:Durability:OrphanAfter"] = "00:00:05",
             ["CsMetrics:Durability:DrainTimeout"] = "-00:00:01",
+            ["CsMetrics:Durability:ReplayWindowEvents"] = "0",
         });
         Assert.Contains("CsMetrics:Durability:TruncateInterval: expected 00:00:01 to 1.00:00:00, got 00:00:00", e.Message, StringComparison.Ordinal);
         Assert.Contains("CsMetrics:Durability:OrphanAfter: expected at least three heartbeat intervals (00:00:15), got 00:00:05", e.Message, StringComparison.Ordinal);
         Assert.Contains("CsMetrics:Durability:DrainTimeout: expected 00:00:00 (off) to 00:30:00, got -00:00:01", e.Message, StringComparison.Ordinal);
+        Assert.Contains("CsMetrics:Durability:ReplayWindowEvents: expected 1 to 10000000, got 0", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
