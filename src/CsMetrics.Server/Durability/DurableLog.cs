@@ -345,6 +345,13 @@ public sealed partial class DurableLog : BackgroundService
         var window = new List<LogEntry>();
         var byAccount = new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal);
         var decoded = 0;
+        void Clear() => (window, byAccount, decoded) = ([], new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal), 0);
+        async Task SendWindowAsync()
+        {
+            await ReplayWindowAsync(window, byAccount, replay, stoppingToken);
+            (entries, events) = (entries + window.Count, events + decoded);
+            Clear();
+        }
         while (true)
         {
             try
@@ -355,24 +362,17 @@ public sealed partial class DurableLog : BackgroundService
                     decoded += GroupByAccount(entry, byAccount);
                     if (window.Count >= _options.ReplayWindowEntries || decoded >= _options.ReplayWindowEvents)
                     {
-                        await ReplayWindowAsync(window, byAccount, replay, stoppingToken);
-                        (entries, events) = (entries + window.Count, events + decoded);
-                        (decoded, byAccount) = (0, new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal));
-                        window.Clear();
+                        await SendWindowAsync();
                     }
                 }
-                await ReplayWindowAsync(window, byAccount, replay, stoppingToken);
-                (entries, events) = (entries + window.Count, events + decoded);
-                (decoded, byAccount) = (0, new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal));
-                window.Clear();
+                await SendWindowAsync();
                 break;
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
                 // Replay again from the start: accounts skip what they already have.
                 LogReplayFailed(_logger, e.Message);
-                window.Clear();
-                (decoded, byAccount) = (0, new Dictionary<string, List<HealthEvent>>(StringComparer.Ordinal));
+                Clear();
                 await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
             }
         }
