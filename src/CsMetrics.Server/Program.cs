@@ -17,13 +17,13 @@ try
 {
     return Run(builder.Build());
 }
-catch (OptionsValidationException e) when (System.Reflection.Assembly.GetEntryAssembly() == typeof(Program).Assembly)
+catch (Exception e) when (System.Reflection.Assembly.GetEntryAssembly() == typeof(Program).Assembly && StartupLog.InvalidSettings(e) is { } settings)
 {
     // A bad setting is an operator's error, not a crash: one line naming each setting and what it
     // expects, and the exit code of a configuration error (EX_CONFIG), instead of an unhandled
     // exception's abort and stack trace. (A test host that runs this program in its own process
     // gets the exception itself.)
-    Console.Error.WriteLine($"CsMetrics did not start: invalid configuration: {e.Message}");
+    Console.Error.WriteLine($"CsMetrics did not start: invalid configuration: {settings}");
     return StartupLog.InvalidConfiguration;
 }
 
@@ -61,6 +61,18 @@ internal static partial class StartupLog
 {
     /// <summary>The process's exit code when a setting is invalid (EX_CONFIG in sysexits.h).</summary>
     public const int InvalidConfiguration = 78;
+
+    /// <summary>
+    /// What start-up validation refused, as one line; null when <paramref name="e"/> is not (only) that.
+    /// Several sections failing at once arrive together as an <see cref="AggregateException"/>.
+    /// </summary>
+    public static string? InvalidSettings(Exception e) => e switch
+    {
+        OptionsValidationException invalid => invalid.Message,
+        AggregateException all when all.Flatten().InnerExceptions is { Count: > 0 } inner && inner.All(x => x is OptionsValidationException) =>
+            string.Join("; ", inner.Select(x => x.Message)),
+        _ => null,
+    };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No API keys are configured (CsMetrics:Access:Keys): every request is allowed. Configure keys before this node is reachable by anyone else.")]
     public static partial void OpenAccess(ILogger logger);
