@@ -26,7 +26,9 @@ public sealed partial class DurableLog : BackgroundService
     private readonly AccountGrains _accounts;
     private readonly IGrainFactory _grains;
     private readonly TimeProvider _time;
-    private readonly DurabilityOptions _options;
+    // Read on first use, not here: the node's hosted services are built before start-up validation
+    // runs, and a constructor that read an invalid section would hide the other sections' errors.
+    private readonly IOptions<DurabilityOptions> _durability;
     private readonly int _partitionBuckets;
     private readonly ILogger<DurableLog> _logger;
     private readonly Lock _gate = new();
@@ -43,7 +45,7 @@ public sealed partial class DurableLog : BackgroundService
         _accounts = accounts;
         _grains = grains;
         _time = time;
-        _options = options.Value;
+        _durability = options;
         _logger = logger;
         if (string.Equals(storage.Value.Provider, StorageProviders.AzureTable, StringComparison.OrdinalIgnoreCase))
         {
@@ -70,6 +72,8 @@ public sealed partial class DurableLog : BackgroundService
             _storageProblem = null;
         }
     }
+
+    private DurabilityOptions _options => _durability.Value;
 
     private IEventLog? EventLog => _lazyLog?.Value;
 

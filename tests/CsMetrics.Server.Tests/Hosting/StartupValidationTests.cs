@@ -172,20 +172,25 @@ public class StartupValidationTests
         Assert.DoesNotContain("a2V5", output, StringComparison.Ordinal);
     }
 
-    /// <summary>Settings of two sections, refused together: one line names both.</summary>
+    /// <summary>
+    /// Settings of three sections, refused together: one line names all of them (the durability
+    /// section's too, although a service built before validation runs holds those options).
+    /// </summary>
     [Fact]
-    public async Task ARealProcess_WithBadSettingsInTwoSections_NamesBothInOneLine()
+    public async Task ARealProcess_WithBadSettingsInSeveralSections_NamesThemAllInOneLine()
     {
         var (code, output) = await NodeProcess.RunUntilExitAsync(new Dictionary<string, string>
         {
             ["CsMetrics:Storage:Provider"] = "Memory",
             ["CsMetrics:Ingest:MaxEvents"] = "0",
             ["CsMetrics:Portfolio:FlushInterval"] = "-00:00:01",
+            ["CsMetrics:Durability:LogStore"] = "files",
         }, TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken);
         Assert.True(code == 78, $"exit code {code}:\n{output}");
         var line = output.Split('\n').Single(l => l.StartsWith("CsMetrics did not start: invalid configuration: ", StringComparison.Ordinal));
         Assert.Contains("CsMetrics:Ingest:MaxEvents: expected 1 to 100000, got 0", line, StringComparison.Ordinal);
         Assert.Contains("CsMetrics:Portfolio:FlushInterval: expected 00:00:00 to 00:01:00, got -00:00:01", line, StringComparison.Ordinal);
+        Assert.Contains("CsMetrics:Durability:LogStore: expected \"blob\" (append blobs) or \"table\" (table entities), got \"files\"", line, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
     }
 }
