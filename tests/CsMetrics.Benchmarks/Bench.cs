@@ -318,6 +318,10 @@ internal static class Load
         return (separate / bodies, coalesced / bodies);
     }
 
+    /// <summary>The truncation rounds a durable node has reported so far ("Checkpointed N accounts ..."), oldest first.</summary>
+    public static List<string> TruncationRounds(NodeProcess node) =>
+        [.. System.Text.RegularExpressions.Regex.Matches(node.Output, "Checkpointed [0-9,]+ accounts[^\n]*").Select(m => m.Value)];
+
     public static HttpClient Client(NodeProcess node, int concurrency) =>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = node.Address, Timeout = TimeSpan.FromMinutes(5) };
 
@@ -570,13 +574,13 @@ internal static class Scale
             foreach (var (distribution, bodies) in runs)
             {
                 var alertsBefore = await Load.AlertsRaisedAsync(http);
-                var rounds = System.Text.RegularExpressions.Regex.Count(node.Output, "Checkpointed ");
+                var rounds = Load.TruncationRounds(node).Count;
                 var r = await Load.MeasureAsync($"CsMetrics, durable, {distribution}", node, http, "/v1/events", bodies, options, storage: azurite);
                 result[$"durable_{distribution}"] = r.ToJson();
                 result[$"durable_{distribution}"]!["alertsRaised"] = await Load.AlertsRaisedAsync(http) - alertsBefore;
                 // A truncation round checkpoints every account fed since the last one: whether one
                 // finishes inside the measured run moves the durable figure a lot, so say so.
-                var truncations = System.Text.RegularExpressions.Regex.Matches(node.Output, "Checkpointed [0-9,]+ accounts[^\n]*").Skip(rounds).Select(m => m.Value).ToList();
+                var truncations = Load.TruncationRounds(node).Skip(rounds).ToList();
                 result[$"durable_{distribution}"]!["truncationRounds"] = new JsonArray([.. truncations.Select(t => (JsonNode)t)]);
                 Console.WriteLine($"    ({result[$"durable_{distribution}"]!["alertsRaised"]} alert changes during the run; truncation rounds finished in it: {(truncations.Count == 0 ? "none" : string.Join("; ", truncations))})");
                 uniformRate = distribution == "uniform" ? r.EventsPerSecond : uniformRate;
@@ -693,7 +697,7 @@ internal static class Latency
             $"[{{\"id\":\"probe-first-{i}\",\"account\":\"probe-{i}\",\"type\":\"login\",\"timestamp\":\"{TimeProvider.System.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ}\",\"user\":\"u-1\"}}]", refusals)));
         refusals.Clear();
         var gcBefore = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/gc", UriKind.Relative));
-        var roundsBefore = System.Text.RegularExpressions.Regex.Count(node.Output, "Checkpointed ");
+        var roundsBefore = Load.TruncationRounds(node).Count;
         var window = Stopwatch.GetTimestamp();
         var load = Load.PostAllAsync(http, "/v1/events", bodies, options.Concurrency, rate, options.Batch);
         var probe = Task.Run(async () =>
@@ -733,7 +737,7 @@ internal static class Latency
         var seconds = Stopwatch.GetElapsedTime(window).TotalSeconds;
         var gcAfter = await http.GetFromJsonAsync<JsonObject>(new Uri("/v1/bench/gc", UriKind.Relative));
         // A durable node's truncation round (every account fed since the last one checkpointed) in the window.
-        var truncations = System.Text.RegularExpressions.Regex.Matches(node.Output, "Checkpointed [0-9,]+ accounts[^\n]*").Skip(roundsBefore).Select(m => m.Value).ToList();
+        var truncations = Load.TruncationRounds(node).Skip(roundsBefore).ToList();
         int Delta(string generation) => (int)gcAfter![generation]! - (int)gcBefore![generation]!;
         var pauseMs = (double)gcAfter!["totalPauseMs"]! - (double)gcBefore!["totalPauseMs"]!;
         samples.Sort();
