@@ -46,6 +46,10 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
     private int _portfolioKeyHash;
     private long _alertTicket;
     private long _portfolioTicket;
+    // The band moves of the last entry reported: handed again while they are the same, which they are
+    // for every entry that moves only the score (a new array of new moves per entry was the largest
+    // group of objects surviving an ephemeral collection, a fifth of them, on a storage-off node under load).
+    private BandMove[] _moves = [];
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -224,14 +228,17 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
         }
         var scoreOnly = keyHash == _portfolioKeyHash && _portfolioHash != 0;
         (_portfolioHash, _portfolioKeyHash) = (hash, keyHash);
-        var moves = RecentMoves(changes, now - PortfolioEntry.MoveHorizon);
+        var moves = _moves = RecentMoves(changes, now - PortfolioEntry.MoveHorizon, _moves);
         _portfolioTicket = services.Portfolio.Enqueue(new PortfolioEntry(
             _state.Account, 0, profile.Name?.Value, profile.Segment?.Value, profile.CsmOwner?.Value,
             score, evaluation.Band is { } b ? Bands.Name(b) : null, _state.Billing.Mrr?.Value, now, moves), scoreOnly);
     }
 
-    /// <summary>The band moves at or after <paramref name="since"/>, the last <see cref="PortfolioEntry.MaxMoves"/> of them, oldest first.</summary>
-    private static BandMove[] RecentMoves(List<BandChange>? changes, DateTimeOffset since)
+    /// <summary>
+    /// The band moves at or after <paramref name="since"/>, the last <see cref="PortfolioEntry.MaxMoves"/> of them, oldest first:
+    /// <paramref name="previous"/> itself when it holds the same moves.
+    /// </summary>
+    internal static BandMove[] RecentMoves(List<BandChange>? changes, DateTimeOffset since, BandMove[] previous)
     {
         if (changes is null)
         {
@@ -251,6 +258,10 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
         {
             return [];
         }
+        if (SameMoves(changes, picked[..count], previous))
+        {
+            return previous;
+        }
         var moves = new BandMove[count];
         for (var k = 0; k < count; k++)
         {
@@ -258,6 +269,26 @@ public sealed partial class AccountGrain(AccountGrainServices services) : Grain,
             moves[k] = new BandMove(c.At, c.From is { } f ? Bands.Name(f) : null, Bands.Name(c.To));
         }
         return moves;
+    }
+
+    /// <summary>Whether <paramref name="moves"/> holds the picked changes (newest first in <paramref name="picked"/>), oldest first.</summary>
+    private static bool SameMoves(List<BandChange> changes, ReadOnlySpan<int> picked, BandMove[] moves)
+    {
+        if (moves.Length != picked.Length)
+        {
+            return false;
+        }
+        for (var k = 0; k < moves.Length; k++)
+        {
+            var c = changes[picked[picked.Length - 1 - k]];
+            var m = moves[k];
+            if (m.At != c.At || !string.Equals(m.To, Bands.Name(c.To), StringComparison.Ordinal)
+                || !string.Equals(m.From, c.From is { } f ? Bands.Name(f) : null, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>
