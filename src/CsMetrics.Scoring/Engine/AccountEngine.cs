@@ -25,6 +25,7 @@ public static class AccountEngine
     /// </summary>
     public static ApplyResult Apply(AccountState state, IReadOnlyList<HealthEvent> events, ScoringModel model, DateTimeOffset now)
     {
+        StatePrefetch.Account(state);
         var ordered = InOrder(events) ? events : events.OrderBy(e => e.Timestamp).ThenBy(e => e.Id, StringComparer.Ordinal).ToArray();
         var graceStart = now.AddHours(-model.Ingest.GraceHours);
         int duplicates = 0, late = 0, applied = 0;

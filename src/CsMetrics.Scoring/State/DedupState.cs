@@ -88,6 +88,15 @@ public sealed class DedupState
         }
     }
 
+    /// <summary>Asks the processor for the ids' array (see <see cref="StatePrefetch"/>).</summary>
+    internal void Prefetch()
+    {
+        if (_entries.Length > 0)
+        {
+            StatePrefetch.Address(ref _entries[0]);
+        }
+    }
+
     public bool Contains(string id) => Hashes[.._count].Contains(Hash(id));
 
     public void Add(string id, DateTimeOffset at) => Append(Hash(id), Seconds(at.UtcTicks - UnixEpochTicks));
