@@ -13,7 +13,7 @@ namespace CsMetrics.Scoring.State;
 /// waits overlap: about one per level instead of one per object. Only a hint: where the processor
 /// has no prefetch instruction (or the state moves meanwhile) nothing changes but the speed.
 /// </summary>
-public static class StatePrefetch
+internal static class StatePrefetch
 {
     public static void Account(AccountState state)
     {
