@@ -487,6 +487,10 @@ internal static class Scale
         }
         double? engine = null;
         var httpBaseline = new Dictionary<string, double>();
+        // Each pipeline's run per distribution, for what an event cost the cores (CpuBudget).
+        var baselineRuns = new Dictionary<string, RunResult>();
+        var offRuns = new Dictionary<string, RunResult>();
+        var durableRuns = new Dictionary<string, RunResult>();
 
         if (options.Runs("baseline") || options.Runs("off"))
         {
@@ -516,6 +520,7 @@ internal static class Scale
                 {
                     var r = await Load.MeasureAsync($"HTTP baseline, {distribution} (no scoring, no dedup, no storage)", node, http, "/v1/bench/noscore", bodies, options);
                     httpBaseline[distribution] = r.EventsPerSecond;
+                    baselineRuns[distribution] = r;
                     result[$"httpBaseline_{distribution}"] = r.ToJson();
                     table.Add(new Row(accounts, distribution, "HTTP baseline: validation + counting grains", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds, 1, r.EventsPerSecond / engine));
                 }
@@ -531,6 +536,7 @@ internal static class Scale
                     var alertsBefore = await Load.AlertsRaisedAsync(http);
                     var r = await Load.MeasureAsync($"CsMetrics, storage off, {distribution}", node, http, "/v1/events", bodies, options);
                     result[$"off_{distribution}"] = r.ToJson();
+                    offRuns[distribution] = r;
                     result[$"off_{distribution}"]!["alertsRaised"] = await Load.AlertsRaisedAsync(http) - alertsBefore;
                     uniformRate = distribution == "uniform" ? r.EventsPerSecond : uniformRate;
                     table.Add(new Row(accounts, distribution, "CsMetrics, storage off", r.EventsPerSecond, r.P50, r.P99, r.NodeCpuMicrosPerEvent, r.GeneratorCpuSeconds,
@@ -577,6 +583,7 @@ internal static class Scale
                 var rounds = Load.TruncationRounds(node).Count;
                 var r = await Load.MeasureAsync($"CsMetrics, durable, {distribution}", node, http, "/v1/events", bodies, options, storage: azurite);
                 result[$"durable_{distribution}"] = r.ToJson();
+                durableRuns[distribution] = r;
                 result[$"durable_{distribution}"]!["alertsRaised"] = await Load.AlertsRaisedAsync(http) - alertsBefore;
                 // A truncation round checkpoints every account fed since the last one: whether one
                 // finishes inside the measured run moves the durable figure a lot, so say so.
@@ -591,6 +598,11 @@ internal static class Scale
             {
                 result["eventToScoreVisible"] = await Latency.MeasureAsync(node, http, accounts, uniformRate / 2, options);
             }
+        }
+        foreach (var distribution in options.DistributionNames)
+        {
+            result[$"cpuPerEvent_{distribution}"] = CpuBudget.Report(distribution,
+                baselineRuns.GetValueOrDefault(distribution), offRuns.GetValueOrDefault(distribution), durableRuns.GetValueOrDefault(distribution));
         }
         return result;
     }
