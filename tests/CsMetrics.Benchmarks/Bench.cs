@@ -183,9 +183,11 @@ public sealed record CollectorDelta(double AllocatedBytesPerEvent, int Gen0, int
 
 /// <param name="PerSecond">Events answered in each whole second of the run, in order: shows a ramp or a stall the average hides.</param>
 /// <param name="AzuriteCpuSeconds">CPU time Azurite used during the run (durable runs on an Azurite the benchmark started).</param>
+/// <param name="AzuriteBlobCpuSeconds">The part of it its blob service used: the event log's appends (the table service holds the
+/// checkpoints, the index and the alert inbox).</param>
 /// <param name="AzuriteDatabaseBytes">Azurite's database file after the run.</param>
 public sealed record RunResult(string Name, int Events, double Seconds, double P50, double P99, double NodeCpuMicrosPerEvent, double GeneratorCpuSeconds, int Failed, int[] PerSecond, CollectorDelta? Collector = null,
-    double? AzuriteCpuSeconds = null, long? AzuriteDatabaseBytes = null)
+    double? AzuriteCpuSeconds = null, long? AzuriteDatabaseBytes = null, double? AzuriteBlobCpuSeconds = null)
 {
     public double EventsPerSecond => Events / Seconds;
 
@@ -204,6 +206,7 @@ public sealed record RunResult(string Name, int Events, double Seconds, double P
         ["nodeAllocatedBytesPerEvent"] = Collector is null ? null : Math.Round(Collector.AllocatedBytesPerEvent),
         ["collections"] = Collector is null ? null : new JsonObject { ["gen0"] = Collector.Gen0, ["gen1"] = Collector.Gen1, ["gen2"] = Collector.Gen2, ["pauseMs"] = Math.Round(Collector.PauseMs) },
         ["azuriteCpuSeconds"] = AzuriteCpuSeconds is { } cpu ? Math.Round(cpu, 2) : null,
+        ["azuriteBlobCpuSeconds"] = AzuriteBlobCpuSeconds is { } blob ? Math.Round(blob, 2) : null,
         ["azuriteDatabaseBytes"] = AzuriteDatabaseBytes,
     };
 }
@@ -367,6 +370,7 @@ internal static class Load
         limit ??= TimeSpan.FromSeconds(options.RunSeconds);
         var gcBefore = await CollectorAsync(http);
         var storageCpuBefore = storage?.ProcessorTime;
+        var blobCpuBefore = storage?.BlobProcessorTime;
         var cpuBefore = node.TotalProcessorTime;
         var myCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -375,6 +379,7 @@ internal static class Load
         var nodeCpu = (node.TotalProcessorTime - cpuBefore).TotalSeconds;
         var myCpu = (Process.GetCurrentProcess().TotalProcessorTime - myCpuBefore).TotalSeconds;
         var storageCpu = storage?.ProcessorTime is { } after && storageCpuBefore is { } before ? (after - before).TotalSeconds : (double?)null;
+        var blobCpu = storage?.BlobProcessorTime is { } blobAfter && blobCpuBefore is { } blobBefore ? (blobAfter - blobBefore).TotalSeconds : (double?)null;
         var gcAfter = await CollectorAsync(http);
         latencies.Sort();
         var events = latencies.Count * options.Batch;
@@ -387,7 +392,7 @@ internal static class Load
             (gcAfter.Allocated - gcBefore.Allocated) / (double)Math.Max(1, events),
             gcAfter.Gen0 - gcBefore.Gen0, gcAfter.Gen1 - gcBefore.Gen1, gcAfter.Gen2 - gcBefore.Gen2, gcAfter.PauseMs - gcBefore.PauseMs);
         var result = new RunResult(name, events, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), nodeCpu * 1e6 / events, myCpu, failed, perSecond, collector,
-            storageCpu, storage?.DatabaseBytes);
+            storageCpu, storage?.DatabaseBytes, blobCpu);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {name}: {result.EventsPerSecond:N0} events/s, p50 {result.P50:F1} ms, p99 {result.P99:F1} ms, {result.NodeCpuMicrosPerEvent:F1} µs node CPU/event, {failed} failed requests"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -397,7 +402,7 @@ internal static class Load
         {
             var megabytes = (result.AzuriteDatabaseBytes ?? 0) / 1e6;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"    Azurite on the same cores: {azuriteCpu:F1} s CPU ({azuriteCpu * 100 / seconds:F0} % of one core); its database file {megabytes:N0} MB{(megabytes > 350 ? " (Azurite 3.37.0 exits once it nears 450-500 MB)" : "")}"));
+                $"    Azurite on the same cores: {azuriteCpu:F1} s CPU ({azuriteCpu * 100 / seconds:F0} % of one core{(result.AzuriteBlobCpuSeconds is { } blob ? $"; its blob service, the event log, {blob:F1} s" : "")}); its database file {megabytes:N0} MB{(megabytes > 350 ? " (Azurite 3.37.0 exits once it nears 450-500 MB)" : "")}"));
         }
         return result;
     }

@@ -33,6 +33,7 @@ internal static class CpuBudget
             }
             var generator = run.GeneratorCpuSeconds * 1e6 / run.Events;
             var azurite = run.AzuriteCpuSeconds is { } a ? a * 1e6 / run.Events : 0;
+            var log = run.AzuriteBlobCpuSeconds is { } l ? l * 1e6 / run.Events : (double?)null;
             var total = run.NodeCpuMicrosPerEvent + generator + azurite;
             var ceiling = cores * 1e6 / total;
             result[name] = new JsonObject
@@ -40,12 +41,13 @@ internal static class CpuBudget
                 ["nodeMicros"] = Math.Round(run.NodeCpuMicrosPerEvent, 2),
                 ["loadGeneratorMicros"] = Math.Round(generator, 2),
                 ["azuriteMicros"] = Math.Round(azurite, 2),
+                ["azuriteEventLogMicros"] = log is { } lm ? Math.Round(lm, 2) : null,
                 ["totalMicros"] = Math.Round(total, 2),
                 ["ceilingEventsPerSecond"] = Math.Round(ceiling),
                 ["measuredEventsPerSecond"] = Math.Round(run.EventsPerSecond),
             };
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"    {name,-13} {run.NodeCpuMicrosPerEvent,5:F1} node + {generator:F1} load generator{(azurite > 0 ? $" + {azurite:F1} Azurite" : "")} = {total:F1} µs{(below is { } b ? $" ({total - b:+0.0;-0.0} beyond the line above)" : "")}; the cores could carry {ceiling:N0}/s, measured {run.EventsPerSecond:N0}/s"));
+                $"    {name,-13} {run.NodeCpuMicrosPerEvent,5:F1} node + {generator:F1} load generator{(azurite > 0 ? $" + {azurite:F1} Azurite{(log is { } lg ? $" ({lg:F1} of it the event log's blob service)" : "")}" : "")} = {total:F1} µs{(below is { } b ? $" ({total - b:+0.0;-0.0} beyond the line above)" : "")}; the cores could carry {ceiling:N0}/s, measured {run.EventsPerSecond:N0}/s"));
             return total;
         }
         var baseCost = Line("HTTP baseline", baseline, null);
