@@ -25,7 +25,7 @@ internal static class CpuBudget
         var result = new JsonObject { ["cores"] = cores };
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  what one event cost the {cores} cores, {distribution} (µs of CPU, node + load generator + Azurite; the rate the cores could carry at that cost; the rate measured):"));
-        double? Line(string name, RunResult? run, double? below)
+        double? Line(string name, string key, RunResult? run, double? below)
         {
             if (run is null || run.Events == 0)
             {
@@ -36,7 +36,7 @@ internal static class CpuBudget
             var log = run.AzuriteBlobCpuSeconds is { } l ? l * 1e6 / run.Events : (double?)null;
             var total = run.NodeCpuMicrosPerEvent + generator + azurite;
             var ceiling = cores * 1e6 / total;
-            result[name] = new JsonObject
+            result[key] = new JsonObject
             {
                 ["nodeMicros"] = Math.Round(run.NodeCpuMicrosPerEvent, 2),
                 ["loadGeneratorMicros"] = Math.Round(generator, 2),
@@ -50,9 +50,9 @@ internal static class CpuBudget
                 $"    {name,-13} {run.NodeCpuMicrosPerEvent,5:F1} node + {generator:F1} load generator{(azurite > 0 ? $" + {azurite:F1} Azurite{(log is { } lg ? $" ({lg:F1} of it the event log's blob service)" : "")}" : "")} = {total:F1} µs{(below is { } b ? $" ({total - b:+0.0;-0.0} beyond the line above)" : "")}; the cores could carry {ceiling:N0}/s, measured {run.EventsPerSecond:N0}/s"));
             return total;
         }
-        var baseCost = Line("HTTP baseline", baseline, null);
-        var offCost = Line("storage off", off, baseCost);
-        Line("durable", durable, offCost ?? baseCost);
+        var baseCost = Line("HTTP baseline", "httpBaseline", baseline, null);
+        var offCost = Line("storage off", "storageOff", off, baseCost);
+        Line("durable", "durable", durable, offCost ?? baseCost);
         var budgets = new JsonObject();
         foreach (var rate in TargetRates)
         {
